@@ -1,0 +1,188 @@
+"""Row layout and answer formats: the JSONL contract between generate, reward, audit, hub, train.
+
+One JSONL line per example (verl-compatible; the keys of the reference dataset)::
+
+    {"data_source": "toolfactory",
+     "prompt": [{"role": "system", "content": "<tools + answer format>"},
+                {"role": "user", "content": "Convert 50 EUR to USD"}],
+     "ability": "tool_calling",
+     "reward_model": {"style": "rule",
+                      "ground_truth": "[{\\"name\\": \\"currency_convert\\", \\"arguments\\": {...}}]"},
+     "extra_info": {"id": "train-000042", "split": "train", "behavior": "execute",
+                    "tools": ["currency_convert"], "missing": [], "category": null,
+                    "template": "currency_convert/terse.jinja#3", "register": "terse",
+                    "paraphrased": false}}
+
+- ``reward_model.ground_truth`` is always a string: for ``execute`` the JSON list of
+  ``{"name", "arguments"}`` calls, otherwise the natural-language answer (a clarifying question
+  for ``clarify``, a polite refusal for ``refuse``).
+- ``extra_info.tools``: the tools the row is about (the called tools for execute, the tool whose
+  argument is missing for clarify, the misused tool or ``[]`` for refuse).
+- ``extra_info.missing``: the required arguments absent from the user text (clarify only).
+- ``extra_info.category``: the refusal category (refuse only), else null.
+- The system prompt lists the tools of the row's split, one JSON object per line between
+  ``<tools>`` and ``</tools>`` (:func:`tools_from_system` reads them back), then the answer format.
+
+Formats change only the answer instructions: ``aws`` wraps calls in
+``<TOOLCALL>[...]</TOOLCALL>``; ``qwen`` writes one ``<tool_call>{...}</tool_call>`` per call;
+``openai`` uses the ``qwen`` text and adds ``messages`` (system, user, assistant with
+``tool_calls`` or ``content``) and ``tools`` (OpenAI tools list) columns for SFT.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal
+
+Format = Literal["aws", "qwen", "openai"]
+FORMATS: tuple[str, ...] = ("aws", "qwen", "openai")
+DATA_SOURCE = "toolfactory"
+ABILITY = "tool_calling"
+
+_INSTRUCTIONS = {
+    "aws": (
+        "If the request gives every required argument, respond with only the call(s), "
+        'exactly like this: <TOOLCALL>[{"name": "tool_name", "arguments": {"arg": "value"}}]'
+        "</TOOLCALL> (several calls go in the same list)."
+    ),
+    "qwen": (
+        "If the request gives every required argument, respond with only the call(s), one block "
+        'per call, exactly like this: <tool_call>{"name": "tool_name", "arguments": '
+        '{"arg": "value"}}</tool_call>'
+    ),
+}
+_INSTRUCTIONS["openai"] = _INSTRUCTIONS["qwen"]
+
+_DECISION = (
+    "If a required argument is missing, do not call a tool: ask the user a short question for "
+    "exactly what is missing.\n"
+    "If the request is harmful, unethical or outside what these tools are for, do not call a "
+    "tool: politely refuse."
+)
+
+_TOOLS_RE = re.compile(r"<tools>\s*(.*?)\s*</tools>", re.S)
+
+
+def openai_tool(name: str, description: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAI tools-list entry for one tool."""
+    return {
+        "type": "function",
+        "function": {"name": name, "description": description, "parameters": parameters},
+    }
+
+
+def system_prompt(tool_lines: list[str], fmt: str) -> str:
+    """The system message: the tools (pre-serialized JSON lines) and the answer format."""
+    return (
+        "You are a helpful assistant that can call tools. You have access to these tools, one "
+        "JSON schema per line:\n<tools>\n"
+        + "\n".join(tool_lines)
+        + "\n</tools>\n\n"
+        + _INSTRUCTIONS[fmt]
+        + "\n"
+        + _DECISION
+    )
+
+
+def tools_from_system(text: str) -> list[dict[str, Any]]:
+    """Read the tool schemas back from a system prompt (empty list if there are none).
+
+    Accepts our ``<tools>`` block with one JSON object per line or a JSON list inside it;
+    unparseable lines are skipped. Returns OpenAI tools entries' ``function`` dicts.
+    """
+    match = _TOOLS_RE.search(text or "")
+    if not match:
+        return []
+    body = match.group(1)
+    items: list[Any]
+    try:
+        parsed = json.loads(body)
+        items = parsed if isinstance(parsed, list) else [parsed]
+    except ValueError:
+        items = []
+        for line in body.splitlines():
+            try:
+                items.append(json.loads(line))
+            except ValueError:
+                continue
+    out = []
+    for item in items:
+        if isinstance(item, dict):
+            fn = item.get("function", item)
+            if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+                out.append(fn)
+    return out
+
+
+def render_calls(calls: list[dict[str, Any]], fmt: str) -> str:
+    """The assistant text that makes these calls in the given format (used for SFT targets)."""
+    if fmt == "aws":
+        return "<TOOLCALL>" + json.dumps(calls, ensure_ascii=False) + "</TOOLCALL>"
+    return "\n".join(
+        "<tool_call>" + json.dumps(call, ensure_ascii=False) + "</tool_call>" for call in calls
+    )
+
+
+def make_row(
+    *,
+    row_id: str,
+    split: str,
+    behavior: str,
+    system: str,
+    user: str,
+    ground_truth: str,
+    tools: list[str],
+    missing: list[str],
+    category: str | None,
+    template: str,
+    register: str,
+    fmt: str,
+    tool_schemas: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Assemble one row in the contract layout (``openai`` adds ``messages`` + ``tools``)."""
+    row: dict[str, Any] = {
+        "data_source": DATA_SOURCE,
+        "prompt": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+        "ability": ABILITY,
+        "reward_model": {"style": "rule", "ground_truth": ground_truth},
+        "extra_info": {
+            "id": row_id,
+            "split": split,
+            "behavior": behavior,
+            "tools": tools,
+            "missing": missing,
+            "category": category,
+            "template": template,
+            "register": register,
+            "paraphrased": False,
+        },
+    }
+    if fmt == "openai":
+        row["messages"] = openai_messages(system, user, behavior, ground_truth)
+        row["tools"] = tool_schemas or []
+    return row
+
+
+def openai_messages(system: str, user: str, behavior: str, ground_truth: str) -> list[Any]:
+    """System, user and the gold assistant turn in OpenAI chat layout."""
+    if behavior == "execute":
+        calls = json.loads(ground_truth)
+        assistant: dict[str, Any] = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": f"call_{i}",
+                    "type": "function",
+                    "function": {
+                        "name": c["name"],
+                        "arguments": json.dumps(c["arguments"], ensure_ascii=False),
+                    },
+                }
+                for i, c in enumerate(calls)
+            ],
+        }
+    else:
+        assistant = {"role": "assistant", "content": ground_truth}
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}, assistant]
