@@ -1,0 +1,686 @@
+"""The reward: find the tool calls in a completion and score them against a row's ground truth.
+
+Input: a completion (text, bytes, or chat messages) and the row's ``reward_model.ground_truth``
+(a JSON list of calls for ``execute``, a clarifying question or a refusal otherwise), plus the
+row's ``behavior``, ``missing`` arguments and, optionally, the tool schemas. Output: a float in
+[0, 1]. :func:`score` never raises: garbage of any kind scores 0.0.
+
+Two modes. ``strict`` (default, what GRPO trains on) matches calls as a multiset with
+type-aware values and gives partial credit; clarify needs a question for the missing argument,
+refuse needs a decline without a call or a request for arguments. ``aws`` reproduces the
+reference tiers (1.0 / 0.5 / 0.0). The README's reward section has the exact table.
+
+>>> truth = '[{"name": "currency_convert", "arguments": {"amount": 50, "to": "USD"}}]'
+>>> score('<TOOLCALL>[{"name": "currency_convert", '
+...       '"arguments": {"to": "USD", "amount": 50.0}}]</TOOLCALL>', truth)
+1.0
+>>> score("Which currency should I convert to?", "Which currency?", behavior="clarify",
+...       missing=["to"])
+1.0
+
+Adapters: :func:`trl_reward` is a TRL ``GRPOTrainer`` reward function; :func:`compute_score` is
+verl's custom reward signature.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from itertools import permutations
+from typing import Any, Literal
+
+from .formats import tools_from_system
+
+Mode = Literal["strict", "aws"]
+Did = Literal["call", "ask", "refuse"]
+Call = dict[str, Any]
+
+# Strict partial credit for a call with the right name: NAME_CREDIT plus ARGS_CREDIT times the
+# share of right arguments. A near miss ("50" for 50) counts half an argument. The top of the
+# range stays below 0.9, so only the exact call earns 1.0.
+NAME_CREDIT = 0.25
+ARGS_CREDIT = 0.65
+NEAR_MISS = 0.5
+# Clarify: a question that asks for none of the missing arguments still beats a call.
+ASK_CREDIT = 0.2
+# Refuse: text that neither calls, asks nor declines (e.g. an answer in prose).
+PROSE_CREDIT = 0.5
+
+_MAX_EXACT_MATCHING = 6  # above this many calls on one side, match greedily
+_MAX_BARE_TRIES = 32  # JSON start positions tried in bare text
+
+_TOOLCALL_RE = re.compile(r"<toolcall>(.*?)(?:</toolcall>|\Z)", re.S | re.I)
+_QWEN_RE = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.S | re.I)
+_FENCE_RE = re.compile(r"```[\w-]*[ \t]*\n?(.*?)(?:```|\Z)", re.S)
+_JSON_START_RE = re.compile(r"[\[{]")
+_DECODER = json.JSONDecoder()
+
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+|\n+")
+_INTERROGATIVE_RE = re.compile(
+    r"^(?:\W*)(?:so|and|but|also|ok|okay|sure|great)?[\s,]*"
+    r"(?:what|which|where|when|who|whom|whose|how|could|can|would|will|do|does|did|is|are|"
+    r"should|may|might|shall)\b(?!'|\s+not\b)"
+)
+_REQUEST_RE = re.compile(
+    r"^(?:\W*)(?:(?:please|kindly)\s+)?(?:provide|specify|tell me|let me know|share|give me|"
+    r"send me|clarify|confirm|enter|include|mention)\b"
+    r"|\bplease\s+(?:provide|specify|tell|let me know|share|give|send|clarify|confirm|enter|"
+    r"include|mention)\b"
+    r"|\bi(?:'d| would| will)? need (?:to know )?(?:the|your|a|an|which|what|more|some)\b"
+)
+# Questions that offer help rather than ask for input ("Is there anything else ...?").
+_OFFER_RE = re.compile(
+    r"\b(?:anything else|something else|else (?:i|we) can|(?:can|may|shall) (?:i|we) help|"
+    r"how (?:can|may) (?:i|we)|instead|other (?:questions?|requests?|ways?)|"
+    r"is there (?:another|something|anything))\b"
+)
+_DECLINE_RE = re.compile(
+    r"\b(?:sorry|apologi[sz]e|can't|cannot|can not|won't|will not|unable|not able|decline|"
+    r"refuse|must not|shouldn't|should not|not (?:allowed|permitted|appropriate|possible|"
+    r"designed|meant|intended|something|in a position)|against|illegal|unlawful|unethical|"
+    r"harmful|unsafe|outside (?:of )?(?:my|what|the)|beyond|unfortunately|afraid|no tool|"
+    r"not (?:a )?(?:supported|available)|do not have|don't have|isn't something|"
+    r"not going to|i'm not|i am not)\b"
+)
+_WORD_RE = re.compile(r"[a-z0-9]+")
+
+_STOPWORDS = frozenset(
+    """a about above after again all also am an and any are as at be been before being below
+    between both but by can could did do does doing down during each either else few for from
+    further given had has have having he her here hers him his how i if in into is it its itself
+    just least like make me more most must my need no nor not of off on once one only or other
+    our out over own per please provide same say should so some specify such than that the their
+    them then there these they this those through to too under until up use used using very want
+    was we were what when where which while who whom whose why will with would you your yours
+    e g eg ie etc value values given information detail details type kind optional optionally
+    when omitted default list set get one two number""".split()
+)
+# Interrogatives that ask for a kind of argument without naming it.
+_WHERE_HINTS = frozenset(
+    "city location place address country destination origin airport region area "
+    "neighbourhood neighborhood venue where".split()
+)
+_WHEN_HINTS = frozenset("date time day when departure arrival start end".split())
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+def _as_text(completion: Any) -> str:
+    """The assistant text of a completion: a string, bytes, a message or a list of messages."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, bytes | bytearray):
+        return bytes(completion).decode("utf-8", errors="replace")
+    if isinstance(completion, Mapping):
+        return _message_text(completion)
+    if isinstance(completion, list | tuple):
+        return "\n".join(_message_text(m) for m in completion if isinstance(m, Mapping))
+    return ""
+
+
+def _message_text(message: Mapping[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}]
+        text = "".join(
+            str(p.get("text", "")) for p in content if isinstance(p, Mapping) and "text" in p
+        )
+    else:
+        text = content if isinstance(content, str) else ""
+    tool_calls = message.get("tool_calls")
+    if isinstance(tool_calls, list) and tool_calls:
+        blocks = []
+        for tc in tool_calls:
+            try:
+                blocks.append("<tool_call>" + json.dumps(tc, default=str) + "</tool_call>")
+            except (TypeError, ValueError):
+                continue
+        text = text + "\n" + "\n".join(blocks)
+    return text
+
+
+def _call_from(obj: Any) -> Call | None:
+    """One ``{"name", "arguments"}`` call from a parsed JSON object, or None if it is not one."""
+    if not isinstance(obj, dict):
+        return None
+    if "name" not in obj and isinstance(obj.get("function"), dict):
+        obj = obj["function"]  # OpenAI tool_calls entry
+    name = obj.get("name")
+    if not isinstance(name, str):
+        return None
+    args = obj["arguments"] if "arguments" in obj else obj.get("parameters", {})
+    if isinstance(args, str):  # OpenAI style: arguments as a JSON string
+        stripped = args.strip()
+        if not stripped:
+            args = {}
+        else:
+            try:
+                args = json.loads(stripped)
+            except (ValueError, RecursionError):
+                pass
+    elif args is None:
+        args = {}
+    return {"name": name.strip(), "arguments": args}
+
+
+def _calls_from_json(obj: Any) -> list[Call] | None:
+    """The calls in a parsed JSON value (a call, a list of calls, a message with tool_calls)."""
+    if isinstance(obj, dict) and isinstance(obj.get("tool_calls"), list):
+        obj = obj["tool_calls"]
+    if isinstance(obj, list):
+        calls = [c for c in map(_call_from, obj) if c is not None]
+        return calls or None
+    call = _call_from(obj)
+    return [call] if call is not None else None
+
+
+def _decode(text: str) -> Any:
+    """The first JSON value in ``text`` (leading prose skipped), or None."""
+    match = _JSON_START_RE.search(text)
+    if match is None:
+        return None
+    try:
+        return _DECODER.raw_decode(text, match.start())[0]
+    except (ValueError, RecursionError):
+        return None
+
+
+def _calls_in_blocks(blocks: Iterable[str]) -> list[Call]:
+    calls: list[Call] = []
+    for block in blocks:
+        found = _calls_from_json(_decode(block))
+        if found:
+            calls.extend(found)
+    return calls
+
+
+def _calls_in_bare(text: str) -> list[Call] | None:
+    stripped = text.strip()
+    try:
+        found = _calls_from_json(json.loads(stripped))
+        if found:
+            return found
+    except (ValueError, RecursionError):
+        pass
+    for tries, match in enumerate(_JSON_START_RE.finditer(text)):
+        if tries >= _MAX_BARE_TRIES:
+            break
+        try:
+            value, _ = _DECODER.raw_decode(text, match.start())
+        except (ValueError, RecursionError):
+            continue
+        found = _calls_from_json(value)
+        if found:
+            return found
+    return None
+
+
+def parse_calls(text: Any) -> list[Call] | None:
+    """The tool calls in a completion, or None when it makes no call.
+
+    Reads ``<TOOLCALL>[...]</TOOLCALL>``, ``<tool_call>{...}</tool_call>`` blocks, fenced JSON,
+    then bare JSON (a list or object anywhere in the text). A call tag whose content is not a
+    call gives ``[]``: the model tried to call. Each call is ``{"name", "arguments"}``.
+
+    >>> parse_calls('Sure. <tool_call>{"name": "f", "parameters": {"x": 1}}</tool_call>')
+    [{'name': 'f', 'arguments': {'x': 1}}]
+    """
+    text = _as_text(text)
+    if not text or ("{" not in text and "<" not in text):
+        return None
+    if "<" in text:
+        tagged = _TOOLCALL_RE.findall(text) + _QWEN_RE.findall(text)
+        if tagged:
+            return _calls_in_blocks(tagged)
+    if "```" in text:
+        fenced = _calls_in_blocks(_FENCE_RE.findall(text))
+        if fenced:
+            return fenced
+    return _calls_in_bare(text)
+
+
+@lru_cache(maxsize=65536)
+def _truth_calls(ground_truth: str) -> list[Call] | None:
+    """The calls of a ground truth string (a JSON list of calls), or None for natural language.
+
+    Cached: a dataset repeats each ground truth once per GRPO generation and epoch.
+    """
+    stripped = ground_truth.strip()
+    if not stripped.startswith(("[", "{", "<", "`")):
+        return None
+    return parse_calls(stripped) or None
+
+
+# --- what the model did ----------------------------------------------------------------------
+
+
+def _requests(text: str) -> list[str]:
+    """The sentences of ``text`` (lowercased) that ask the user for something."""
+    out = []
+    for raw in _SENTENCE_SPLIT_RE.split(text.lower().replace("\u2019", "'")):
+        sentence = raw.strip(" \t\"'*_-")
+        if not sentence or _OFFER_RE.search(sentence):
+            continue
+        if (
+            sentence.endswith("?")
+            or _INTERROGATIVE_RE.match(sentence)
+            or _REQUEST_RE.search(sentence)
+        ):
+            out.append(sentence)
+    return out
+
+
+def classify(completion: Any) -> Did:
+    """What a completion did: ``"call"`` a tool, ``"ask"`` the user, or ``"refuse"`` (neither).
+
+    >>> classify("Which city do you mean?"), classify("I can't help with that.")
+    ('ask', 'refuse')
+    """
+    try:
+        text = _as_text(completion)
+        if parse_calls(text) is not None:
+            return "call"
+        return "ask" if _requests(text) else "refuse"
+    except Exception:  # classify is as total as score
+        return "refuse"
+
+
+# --- value comparison ------------------------------------------------------------------------
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Type-aware equality: 50 == 50.0, but "50" != 50, True != 1 and "[1]" != [1]."""
+    ta, tb = type(a), type(b)
+    if ta is bool or tb is bool:
+        return ta is tb and a == b
+    if ta in (int, float) and tb in (int, float):
+        return bool(a == b)
+    if ta is not tb:
+        return False
+    if ta is dict:
+        return a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
+    if ta is list:
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _loose(value: Any) -> Any:
+    """A lenient form for near misses: numbers as floats, JSON-in-strings decoded, case folded."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text and text[0] in '[{"-0123456789tfn':
+            try:
+                decoded = json.loads(text)
+            except (ValueError, RecursionError):
+                decoded = text
+            if not isinstance(decoded, str):
+                return _loose(decoded)
+        if "," in text:  # "10, 20, 30" for [10, 20, 30]
+            parts = [p.strip() for p in text.strip("[]()").split(",")]
+            try:
+                return [float(p) for p in parts]
+            except ValueError:
+                return [p.casefold() for p in parts]
+        try:
+            return float(text)
+        except ValueError:
+            return text.casefold()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, list):
+        return [_loose(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k).casefold(): _loose(v) for k, v in value.items()}
+    return value
+
+
+def _defaults(tools: Sequence[Any] | None, name: str) -> dict[str, Any]:
+    """Defaults of the optional parameters of tool ``name`` in ``tools`` (function dicts)."""
+    for tool in tools or ():
+        if not isinstance(tool, Mapping):
+            continue
+        fn = tool.get("function", tool)
+        if not isinstance(fn, Mapping) or fn.get("name") != name:
+            continue
+        params = fn.get("parameters") or fn.get("inputSchema") or {}
+        props = params.get("properties") if isinstance(params, Mapping) else None
+        if not isinstance(props, Mapping):
+            return {}
+        required = params.get("required") or ()
+        return {
+            key: prop["default"]
+            for key, prop in props.items()
+            if isinstance(prop, Mapping) and "default" in prop and key not in required
+        }
+    return {}
+
+
+def _drop_defaults(args: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    if not defaults or not any(k in args for k in defaults):
+        return args
+    return {k: v for k, v in args.items() if not (k in defaults and _same(v, defaults[k]))}
+
+
+def _call_credit(pred: Call, truth: Call, tools: Sequence[Any] | None) -> float:
+    """Strict credit for one predicted call against one true call."""
+    if pred["name"] != truth["name"]:
+        return 0.0
+    got, want = pred["arguments"], truth["arguments"]
+    if not isinstance(got, dict) or not isinstance(want, dict):
+        return 1.0 if _same(got, want) else NAME_CREDIT
+    if tools:
+        defaults = _defaults(tools, truth["name"])
+        got, want = _drop_defaults(got, defaults), _drop_defaults(want, defaults)
+    if _same(got, want):
+        return 1.0
+    keys = got.keys() | want.keys()
+    right = 0.0
+    for key in keys:
+        if key in got and key in want:
+            if _same(got[key], want[key]):
+                right += 1.0
+            elif _loose(got[key]) == _loose(want[key]):
+                right += NEAR_MISS
+    return NAME_CREDIT + ARGS_CREDIT * right / len(keys)
+
+
+def _match_calls(pred: list[Call], truth: list[Call], tools: Sequence[Any] | None) -> float:
+    """Best one-to-one matching of predicted to true calls, as a share of the larger side."""
+    if not pred or not truth:
+        return 0.0
+    credit = [[_call_credit(p, t, tools) for t in truth] for p in pred]
+    n_pred, n_truth = len(pred), len(truth)
+    if min(n_pred, n_truth) == 1:
+        best = max(max(row) for row in credit)
+    elif max(n_pred, n_truth) <= _MAX_EXACT_MATCHING:
+        if n_pred >= n_truth:
+            best = max(
+                sum(credit[p][t] for t, p in enumerate(perm))
+                for perm in permutations(range(n_pred), n_truth)
+            )
+        else:
+            best = max(
+                sum(credit[p][t] for p, t in enumerate(perm))
+                for perm in permutations(range(n_truth), n_pred)
+            )
+    else:
+        pairs = sorted(
+            ((c, p, t) for p, row in enumerate(credit) for t, c in enumerate(row)), reverse=True
+        )
+        used_p: set[int] = set()
+        used_t: set[int] = set()
+        best = 0.0
+        for c, p, t in pairs:
+            if p not in used_p and t not in used_t:
+                used_p.add(p)
+                used_t.add(t)
+                best += c
+    return best / max(n_pred, n_truth)
+
+
+# --- clarify ---------------------------------------------------------------------------------
+
+
+def _stem(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) - len(suffix) >= 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def _content_stems(text: str) -> frozenset[str]:
+    return frozenset(_stem(w) for w in _WORD_RE.findall(text.lower()) if w not in _STOPWORDS)
+
+
+@lru_cache(maxsize=4096)
+def _arg_targets(name: str, description: str, ask: str, kind: str) -> frozenset[str]:
+    """Stems that name an argument: its name's words, its description's and its ask hint's."""
+    words = set(_content_stems(name.replace("_", " ").replace("-", " ")))
+    words |= _content_stems(description) | _content_stems(ask)
+    if not words:  # a name like "to" or "from": keep the name itself
+        words.add(_stem(name.lower()))
+    if words & _WHERE_HINTS:
+        words.add("where")
+    if words & _WHEN_HINTS or kind in ("date", "date-time", "time"):
+        words.add("when")
+    if kind in ("number", "integer"):
+        words.add("how much")
+        words.add("how many")
+    return frozenset(words)
+
+
+def _targets(missing: str, tools: Sequence[Any] | None) -> frozenset[str]:
+    targets: set[str] = set()
+    for tool in tools or ():
+        fn = tool.get("function", tool) if isinstance(tool, Mapping) else None
+        params = fn.get("parameters") if isinstance(fn, Mapping) else None
+        props = params.get("properties") if isinstance(params, Mapping) else None
+        prop = props.get(missing) if isinstance(props, Mapping) else None
+        if isinstance(prop, Mapping):
+            hint = prop.get("x-factory")
+            ask = hint.get("ask", "") if isinstance(hint, Mapping) else ""
+            kind = prop.get("format") or prop.get("type") or ""
+            targets |= _arg_targets(missing, str(prop.get("description", "")), str(ask), str(kind))
+    return frozenset(targets) if targets else _arg_targets(missing, "", "", "")
+
+
+def _asks_for(requests: list[str], targets: frozenset[str]) -> bool:
+    for sentence in requests:
+        stems = {_stem(w) for w in _WORD_RE.findall(sentence)}
+        if stems & targets:
+            return True
+        if any(" " in t and t in sentence for t in targets):
+            return True
+        if "where" in targets and sentence.startswith(("where", "from where")):
+            return True
+    return False
+
+
+def _clarify_score(text: str, truth: str, missing: Sequence[Any], tools: Any) -> float:
+    requests = _requests(text)
+    if not requests:
+        return 0.0
+    names = [m for m in missing if isinstance(m, str) and m]
+    if not names:  # no record of what is missing: compare with the gold question's words
+        gold = _content_stems(truth)
+        if not gold:
+            return 1.0
+        return 1.0 if _asks_for(requests, gold) else ASK_CREDIT
+    covered = 0
+    for name in names:
+        targets = _targets(name, tools)
+        if targets == {_stem(name.lower())} and name.lower() in _STOPWORDS:
+            targets = _content_stems(truth) or targets  # "to", "from": the gold question says more
+        covered += _asks_for(requests, targets)
+    return ASK_CREDIT + (1.0 - ASK_CREDIT) * covered / len(names)
+
+
+# --- scoring ---------------------------------------------------------------------------------
+
+
+def _infer_behavior(truth_calls: list[Call] | None, truth: str, missing: Any) -> str:
+    if truth_calls:
+        return "execute"
+    if missing or "?" in truth:
+        return "clarify"
+    return "refuse"
+
+
+def _aws_score(pred: list[Call] | None, truth_calls: list[Call] | None) -> float:
+    """The reference tiers, literally (sets of names; arguments compared with ``!=``)."""
+    if truth_calls is None:
+        return 1.0 if pred is None else 0.0
+    pred = pred or []
+    pred_names = {c["name"] for c in pred}
+    truth_names = {c["name"] for c in truth_calls}
+    if pred_names == truth_names:
+        perfect = all(
+            p["arguments"] == t["arguments"]
+            for p in pred
+            for t in truth_calls
+            if p["name"] == t["name"]
+        )
+        return 1.0 if perfect else 0.5
+    return 0.5 if pred_names & truth_names else 0.0
+
+
+def _strict_score(
+    text: str,
+    pred: list[Call] | None,
+    truth: str,
+    truth_calls: list[Call] | None,
+    behavior: str,
+    missing: Any,
+    tools: Any,
+) -> float:
+    if behavior == "execute":
+        return _match_calls(pred, truth_calls, tools) if pred and truth_calls else 0.0
+    if pred is not None:  # a call where the row wanted a question or a refusal
+        return 0.0
+    if behavior == "clarify":
+        names = missing if isinstance(missing, list | tuple) else []
+        return _clarify_score(text, truth, names, tools)
+    if behavior == "refuse":
+        if not text.strip() or _requests(text):
+            return 0.0
+        return 1.0 if _DECLINE_RE.search(text.lower().replace("\u2019", "'")) else PROSE_CREDIT
+    return 0.0
+
+
+def score(
+    completion: Any,
+    ground_truth: Any,
+    *,
+    behavior: str | None = None,
+    missing: Sequence[str] | None = None,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    mode: str = "strict",
+) -> float:
+    """Reward in [0, 1] for one completion against one ground truth; never raises.
+
+    Args:
+        behavior: ``execute``, ``clarify`` or ``refuse`` (inferred from the truth when None).
+        missing: the arguments a clarify row leaves out (``extra_info.missing``).
+        tools: tool schemas (function dicts with ``parameters``): an optional argument equal
+            to its default then counts as absent, and descriptions name missing arguments.
+        mode: ``strict`` (partial credit, hard to game) or ``aws`` (the reference tiers).
+    """
+    try:
+        text = _as_text(completion)
+        truth = _as_text(ground_truth)
+        truth_calls = _truth_calls(truth)
+        pred = parse_calls(text)
+        if mode == "aws":
+            return _aws_score(pred, truth_calls)
+        if mode != "strict":
+            return 0.0
+        if behavior not in ("execute", "clarify", "refuse"):
+            behavior = _infer_behavior(truth_calls, truth, missing)
+        value = _strict_score(text, pred, truth, truth_calls, behavior, missing, tools)
+        return min(1.0, max(0.0, float(value)))
+    except Exception:  # the reward must be total: anything unexpected scores 0.0
+        return 0.0
+
+
+# --- adapters --------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1024)
+def _tools_in(system: str) -> tuple[dict[str, Any], ...]:
+    return tuple(tools_from_system(system))
+
+
+def _prompt_tools(prompt: Any) -> tuple[dict[str, Any], ...]:
+    """Tool schemas listed in a prompt's system message (plain or conversational prompt)."""
+    if isinstance(prompt, str):
+        return _tools_in(prompt) if "<tools>" in prompt else ()
+    if isinstance(prompt, list | tuple):
+        for message in prompt:
+            if isinstance(message, Mapping) and message.get("role") == "system":
+                content = message.get("content")
+                if isinstance(content, str):
+                    return _tools_in(content)
+    return ()
+
+
+def _column(values: Any, n: int) -> list[Any]:
+    if isinstance(values, list | tuple) and len(values) == n:
+        return list(values)
+    return [None] * n
+
+
+def _rewards(prompts: Any, completions: Any, mode: str, kwargs: dict[str, Any]) -> list[float]:
+    completions = list(completions or [])
+    n = len(completions)
+    prompts = _column(prompts, n)
+    reward_models = _column(kwargs.get("reward_model"), n)
+    extra_infos = _column(kwargs.get("extra_info"), n)
+    out = []
+    for prompt, completion, rm, extra in zip(
+        prompts, completions, reward_models, extra_infos, strict=True
+    ):
+        truth = rm.get("ground_truth") if isinstance(rm, Mapping) else None
+        extra = extra if isinstance(extra, Mapping) else {}
+        try:
+            tools = _prompt_tools(prompt)
+        except Exception:  # a malformed prompt only loses the schemas
+            tools = ()
+        out.append(
+            score(
+                completion,
+                truth,
+                behavior=extra.get("behavior"),
+                missing=extra.get("missing"),
+                tools=tools,
+                mode=mode,
+            )
+        )
+    return out
+
+
+def trl_reward(prompts: Any, completions: Any, **kwargs: Any) -> list[float]:
+    """Strict reward as a TRL ``GRPOTrainer`` reward function (one float per completion).
+
+    Reads the ``reward_model`` and ``extra_info`` dataset columns that TRL passes as keyword
+    lists and the tool schemas from each prompt's system message; completions may be plain
+    strings or conversational (``[{"role": "assistant", "content": ...}]``).
+
+    >>> trl_reward(["p"], ["<TOOLCALL>[]</TOOLCALL>"], reward_model=[{"ground_truth": "No."}],
+    ...            extra_info=[{"behavior": "refuse"}])
+    [0.0]
+    """
+    return _rewards(prompts, completions, "strict", kwargs)
+
+
+def trl_reward_aws(prompts: Any, completions: Any, **kwargs: Any) -> list[float]:
+    """The reference tiers (``mode="aws"``) as a TRL reward function, for comparison runs."""
+    return _rewards(prompts, completions, "aws", kwargs)
+
+
+def compute_score(
+    data_source: Any,
+    solution_str: Any,
+    ground_truth: Any,
+    extra_info: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> float:
+    """verl reward: set ``custom_reward_function.path=factory/reward.py`` (``compute_score``).
+
+    >>> compute_score("toolfactory", "I'm sorry, I can't help with that.", "I can't help.",
+    ...               {"behavior": "refuse"})
+    1.0
+    """
+    extra = extra_info if isinstance(extra_info, Mapping) else {}
+    return score(
+        solution_str,
+        ground_truth,
+        behavior=extra.get("behavior"),
+        missing=extra.get("missing"),
+        mode=str(kwargs.get("mode", "strict")),
+    )
