@@ -504,10 +504,15 @@ def _clarify_score(text: str, truth: str, missing: Sequence[Any], tools: Any) ->
 # --- scoring ---------------------------------------------------------------------------------
 
 
-def _infer_behavior(truth_calls: list[Call] | None, truth: str, missing: Any) -> str:
-    if truth_calls:
+def infer_behavior(ground_truth: str, missing: Any = None) -> str:
+    """The behavior a row wants, from its ground truth when ``extra_info`` does not say.
+
+    >>> infer_behavior('[{"name": "f", "arguments": {}}]'), infer_behavior("Which city?")
+    ('execute', 'clarify')
+    """
+    if _truth_calls(ground_truth):
         return "execute"
-    if missing or "?" in truth:
+    if missing or "?" in ground_truth:
         return "clarify"
     return "refuse"
 
@@ -581,7 +586,7 @@ def score(
         if mode != "strict":
             return 0.0
         if behavior not in ("execute", "clarify", "refuse"):
-            behavior = _infer_behavior(truth_calls, truth, missing)
+            behavior = infer_behavior(truth, missing)
         value = _strict_score(text, pred, truth, truth_calls, behavior, missing, tools)
         return min(1.0, max(0.0, float(value)))
     except Exception:  # the reward must be total: anything unexpected scores 0.0
@@ -596,7 +601,7 @@ def _tools_in(system: str) -> tuple[dict[str, Any], ...]:
     return tuple(tools_from_system(system))
 
 
-def _prompt_tools(prompt: Any) -> tuple[dict[str, Any], ...]:
+def prompt_tools(prompt: Any) -> tuple[dict[str, Any], ...]:
     """Tool schemas listed in a prompt's system message (plain or conversational prompt)."""
     if isinstance(prompt, str):
         return _tools_in(prompt) if "<tools>" in prompt else ()
@@ -628,7 +633,7 @@ def _rewards(prompts: Any, completions: Any, mode: str, kwargs: dict[str, Any]) 
         truth = rm.get("ground_truth") if isinstance(rm, Mapping) else None
         extra = extra if isinstance(extra, Mapping) else {}
         try:
-            tools = _prompt_tools(prompt)
+            tools = prompt_tools(prompt)
         except Exception:  # a malformed prompt only loses the schemas
             tools = ()
         out.append(
