@@ -47,6 +47,32 @@ def _root(
 
 # --- score (reward) ---------------------------------------------------------------------------
 
+
+@app.command("score")
+def score_command(
+    predictions: Annotated[
+        Path, typer.Argument(help='JSONL of {"id": ..., "completion": "..."} lines.')
+    ],
+    data: Annotated[Path, typer.Option("--data", help="The dataset JSONL the ids refer to.")],
+    mode: Annotated[
+        str, typer.Option(help="strict (the training reward) or aws (the reference tiers).")
+    ] = "strict",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Score predictions against a dataset: reward overall, per behavior and tool, text metrics."""
+    import json
+
+    from rich.console import Console
+
+    from .metrics import render_report, score_file
+
+    report = score_file(predictions, data, mode=mode)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        Console().print(render_report(report))
+
+
 # --- audit + push (audit, hub) ----------------------------------------------------------------
 
 # --- eval (evaluation over endpoints) ---------------------------------------------------------

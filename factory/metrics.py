@@ -212,6 +212,8 @@ def _sample(ids: list[str], k: int = 3) -> str:
 
 def score_file(predictions: Path, data: Path, *, mode: str = "strict") -> dict[str, Any]:
     """``toolfactory score``: the evaluation report of a predictions file against its dataset."""
+    if mode not in ("strict", "aws"):
+        raise ConfigError(f"--mode must be strict or aws, not {mode!r}")
     rows, completions = load_pairs(predictions, data)
     return evaluate(rows, completions, mode=mode)
 
