@@ -78,6 +78,52 @@ def score_command(
 # --- eval (evaluation over endpoints) ---------------------------------------------------------
 
 
+@app.command("eval")
+def eval_command(
+    data: Annotated[Path, typer.Option("--data", help="Dataset JSONL, e.g. heldout.jsonl.")],
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint URL.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name at the endpoint.")] = None,
+    hf_model: Annotated[
+        Path | None, typer.Option(help="Local transformers model folder instead of an endpoint.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write predictions JSONL here.")] = None,
+    max_tokens: Annotated[int, typer.Option(min=1, help="Tokens per answer.")] = 256,
+    api_key: Annotated[str, typer.Option(envvar="OPENAI_API_KEY", show_default=False)] = "",
+    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight.")] = 8,
+    max_retries: Annotated[int, typer.Option(min=0, help="On timeouts, 429, 5xx.")] = 3,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request.")] = 120.0,
+    cache: Annotated[Path | None, typer.Option(help="Cache answers here (off by default).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows per batch (--hf-model).")] = 8,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Answer each row's prompt greedily with a model, write predictions, print the metrics."""
+    import json
+
+    from rich.console import Console
+
+    from .endpoint import endpoint_settings
+    from .evaluate import run_eval
+    from .metrics import render_report
+
+    endpoint = None
+    if hf_model is None or base_url or model:
+        endpoint = endpoint_settings(
+            base_url=base_url, model=model, api_key=api_key, concurrency=concurrency,
+            max_retries=max_retries, timeout=timeout, cache=cache, needed_by="eval",
+        )  # fmt: skip
+    report = run_eval(
+        data, endpoint=endpoint, hf_model=hf_model, limit=limit, out=out,
+        max_tokens=max_tokens, batch_size=batch_size,
+    )  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    Console().print(render_report(report))
+    if out is not None:
+        typer.echo(f"wrote {report['n']} predictions to {out}")
+
+
 def main() -> None:
     """Console-script entry: run the app, print library errors as one line, exit non-zero."""
     try:
