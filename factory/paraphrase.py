@@ -11,8 +11,8 @@ A rewrite is rejected (reason in brackets) when it is empty [empty], longer than
 original or cut off by the token limit [too_long], a refusal of the task [refusal], drops an
 argument value of the gold call [dropped_value], states a value-like token (number, date, code,
 proper name, enum value) the original did not [added_value] - which also keeps every ``missing``
-argument of a clarify row missing -, loses what the request is about [off_topic: a word of the
-row's tool name, most of its content words, or for refuse rows any content word, since their
+argument of a clarify row missing -, loses what the request is about [off_topic: the words of
+the row's tool name, most of its content words, or for refuse rows any content word, since their
 label rests on the wording], is the original again [unchanged], or repeats another prompt of
 the dataset [duplicate].
 
@@ -180,14 +180,14 @@ def check_paraphrase(
 def _off_topic(row: dict[str, Any], original: str, text: str) -> bool:
     """Whether the rewrite lost what the request is about.
 
-    The words of the row's tool names that the original uses must stay (a clarify row that
-    no longer asks to translate is no longer a translate request). A refusal's label rests on
+    A word of the row's tool names that the original uses must stay (a clarify row that no
+    longer asks to translate is no longer a translate request). A refusal's label rests on
     its wording alone, so a refuse row must keep every content word; other rows a quarter.
     """
     before, after = _content_stems(original), _content_stems(text)
     info = row.get("extra_info", {})
     tool_stems = {w[:5] for name in info.get("tools") or [] for w in re.split(r"[_\W]+", name)}
-    if (tool_stems & before) - after:
+    if tool_stems & before and not tool_stems & before & after:
         return True
     if info.get("behavior") == "refuse":
         return bool(before - after)

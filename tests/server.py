@@ -5,7 +5,7 @@ The server (``llama-cpp-python[server]``) and the GGUF model (shipped inside the
 port, waits until it answers, counts the chat requests it has served (from its access log) and
 can be killed mid-run. Test files import the ``llama_server`` fixture from here::
 
-    from server import llama_server  # noqa: F401  (pytest fixture)
+    from server import llama_server_fixture  # noqa: F401  (provides `llama_server`)
 
 Tests that need it are skipped with the reason when the ``serve`` extra is missing.
 """
@@ -95,7 +95,6 @@ class LlamaServer:
 
     def chat_requests(self) -> int:
         """How many chat completions the server has answered so far (its access log lines)."""
-        self._log.flush()
         text = self.log_path.read_text(encoding="utf-8", errors="replace")
         return text.count("POST /v1/chat/completions")
 
@@ -116,7 +115,8 @@ class LlamaServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=15)
-        self._log.close()
+        if not self._log.closed:
+            self._log.close()
 
     def __enter__(self) -> LlamaServer:
         return self.wait_ready()
@@ -126,11 +126,21 @@ class LlamaServer:
         self.log_path.unlink(missing_ok=True)
 
 
-@pytest.fixture(scope="session")
-def llama_server() -> Iterator[LlamaServer]:
-    """A llama.cpp server shared by the session's server tests (skipped without the extra)."""
+_shared: list[LlamaServer] = []
+
+
+@pytest.fixture(scope="session", name="llama_server")
+def llama_server_fixture() -> Iterator[LlamaServer]:
+    """One llama.cpp server shared by every test file that imports this fixture.
+
+    Each importing module registers its own copy of the fixture, so the process is kept in a
+    module-level slot: the first use starts it, the session's end stops it (stop is idempotent).
+    """
     reason = missing_reason()
     if reason:
         pytest.skip(reason)
-    with LlamaServer() as server:
-        yield server
+    if not _shared:
+        _shared.append(LlamaServer().wait_ready())
+    yield _shared[0]
+    _shared[0].stop()
+    _shared[0].log_path.unlink(missing_ok=True)
