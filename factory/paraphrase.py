@@ -54,8 +54,8 @@ INSTRUCTIONS = (
 )
 
 _REFUSAL_RE = re.compile(
-    r"\b(i can ?not|i can'?t|i'?m sorry|i am sorry|i'?m unable|i am unable|i won'?t|"
-    r"as an ai|language model|i'?m not able|i am not able)\b",
+    r"\b(i can ?not|i can['’]?t|i['’]?m sorry|i am sorry|i['’]?m unable|i am unable|"
+    r"i won['’]?t|as an ai|language model|i['’]?m not able|i am not able)\b",
     re.I,
 )
 _LABEL_LINE_RE = re.compile(r"^[^\n]{0,80}:\s*\n", re.S)

@@ -68,6 +68,8 @@ REFUSE = row("refuse", "Sorry, I can't help with that.")
          "length", "too_long"),
         (EXECUTE, "Weather forecast for Oslo in celsius", "I'm sorry, I can't rewrite that.", None,
          "refusal"),
+        (EXECUTE, "Weather forecast for Oslo in celsius", "As an AI, I can’t do that for Oslo.",
+         None, "refusal"),
         (EXECUTE, "Weather forecast for Oslo in celsius", "Weather forecast for Bergen in celsius",
          None, "dropped_value"),
         (EXECUTE, "Weather forecast for Oslo in celsius",
