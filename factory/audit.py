@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +70,8 @@ _SLASH_DATE_RE = re.compile(r"(?<![\w.])(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b")
 # A number may follow a letter ("x8" travellers) but not a digit, a separator or a date token.
 _NUMBER_RE = re.compile(r"(?<![\d.,])(?<!date)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?")
 _NON_WORD_RE = re.compile(r"[\W_]+")
+_YEAR_RE = re.compile(r"\d{4}")
+_DIGIT_RE = re.compile(r"\d")
 
 
 def _date_token(year: int, month: int, day: int) -> str:
@@ -128,17 +131,31 @@ def _replace_number(match: re.Match[str]) -> str:
     return f" {whole}{fraction} "
 
 
+_DATE_REPLACERS = [(pattern, _replace_date(order)) for pattern, order in _DATE_RES] + [
+    (_SLASH_DATE_RE, _replace_slash_date)
+]
+
+
 def normalize_text(text: str) -> str:
     """Lowercase, dates to one token, numbers canonical (``1,500.50`` → ``1500.5``), words only.
 
     The result starts and ends with a space so phrases can be matched on word boundaries.
     """
     text = text.lower()
-    for pattern, order in _DATE_RES:
-        text = pattern.sub(_replace_date(order), text)
-    text = _SLASH_DATE_RE.sub(_replace_slash_date, text)
-    text = _NUMBER_RE.sub(_replace_number, text)
+    if _YEAR_RE.search(text):  # every date form has a four-digit year
+        for pattern, replace in _DATE_REPLACERS:
+            text = pattern.sub(replace, text)
+    if _DIGIT_RE.search(text):
+        text = _NUMBER_RE.sub(_replace_number, text)
     return " " + " ".join(_NON_WORD_RE.sub(" ", text).split()) + " "
+
+
+@lru_cache(maxsize=65_536)
+def _needle(value: str | float) -> str:
+    """The normalized form of an argument value (values repeat: cities, codes, dates)."""
+    if isinstance(value, str):
+        return normalize_text(value)
+    return normalize_text(_number_text(abs(value)))
 
 
 def _number_text(value: float) -> str:
@@ -178,9 +195,9 @@ def _grounded(value: Any, haystack: str, raw: str) -> bool:
     if value is None or isinstance(value, bool):
         return True
     if isinstance(value, int | float):
-        return normalize_text(_number_text(abs(value))) in haystack
+        return _needle(value) in haystack
     if isinstance(value, str):
-        needle = normalize_text(value)
+        needle = _needle(value)
         if needle.strip():
             return needle in haystack
         # Only symbols ("$$"): compare the raw characters.
@@ -272,13 +289,13 @@ def _new_checks() -> dict[str, Check]:
     return {c.name: c for c in checks}
 
 
-def parse_calls(ground_truth: str) -> list[dict[str, Any]] | None:
+def parse_calls(ground_truth: str, loads: Any = json.loads) -> list[dict[str, Any]] | None:
     """The gold calls of an execute row, or None when ``ground_truth`` is not a call list."""
     text = ground_truth.strip()
     if not text.startswith(("[", "{")):
         return None
     try:
-        calls = json.loads(text)
+        calls = loads(text)
     except ValueError:
         return None
     if isinstance(calls, dict):
@@ -341,7 +358,7 @@ class _ToolCheck:
         )
         self.required = set(schema.get("required", []))
         self.closed = schema.get("additionalProperties") is False
-        self.cache: dict[tuple[str, str], bool] = {}
+        self.cache: dict[tuple[str, Any], bool] = {}
 
     def error(self, arguments: dict[str, Any]) -> str | None:
         if self.broken:
@@ -368,7 +385,7 @@ class _ToolCheck:
                 if self.closed:
                     return False
                 continue
-            cache_key = (key, json.dumps(value, sort_keys=True))
+            cache_key = (key, _value_key(value))
             ok = self.cache.get(cache_key)
             if ok is None:
                 if len(self.cache) > 200_000:
@@ -379,10 +396,20 @@ class _ToolCheck:
         return True
 
 
+def _value_key(value: Any) -> Any:
+    """A hashable key that tells 1, 1.0 and true apart (JSON Schema does)."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return (type(value), value)
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return (list, tuple((type(v), v) for v in value))
+    return (object, json.dumps(value, sort_keys=True))
+
+
 class _Scanner:
     """One pass over the rows: columns for polars, per-row checks as it goes."""
 
     def __init__(self) -> None:
+        self.loads = _json_loads()
         self.checks = _new_checks()
         self.columns: dict[str, list[Any]] = {
             k: [] for k in ("id", "split", "behavior", "tools", "register", "category", "user")
@@ -391,29 +418,28 @@ class _Scanner:
         self.inferred = 0
         self.listed: dict[str, set[str]] = {}  # split -> tools listed in its system prompts
         self._systems: dict[str, dict[str, dict[str, Any]]] = {}
-        self._tool_checks: dict[str, _ToolCheck] = {}
+        self._tool_checks: dict[int, _ToolCheck] = {}
 
-    def scan_file(self, path: Path, loads: Any) -> None:
+    def scan_file(self, path: Path) -> None:
         split_default = _SHARD_RE.sub("", path.stem.lower())
+        name, loads, row = path.name, self.loads, self._row
         try:
             handle = path.open("rb")
         except OSError as err:
             raise DatasetError(f"{path}: cannot read ({err.strerror})") from err
         with handle:
             for lineno, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                where = f"{path.name}:{lineno}"
                 try:
-                    row = loads(line)
+                    data = loads(line)
                 except ValueError:
-                    self.checks["malformed"].add(f"{where}: not valid JSON")
+                    if line.strip():  # blank lines are allowed
+                        self.checks["malformed"].add(f"{name}:{lineno}: not valid JSON")
                     continue
-                problem = self._row(row, where, split_default)
+                problem = row(data, name, lineno, split_default)
                 if problem:
-                    self.checks["malformed"].add(f"{where}: {problem}")
+                    self.checks["malformed"].add(f"{name}:{lineno}: {problem}")
 
-    def _row(self, row: Any, where: str, split_default: str) -> str | None:
+    def _row(self, row: Any, name: str, lineno: int, split_default: str) -> str | None:
         if not isinstance(row, dict):
             return "not a JSON object"
         prompt = row.get("prompt")
@@ -436,13 +462,16 @@ class _Scanner:
         info = row.get("extra_info")
         info = info if isinstance(info, dict) else {}
         behavior = info.get("behavior")
+        calls = None
         if behavior not in BEHAVIORS:
-            behavior = infer_behavior(truth)
+            calls = parse_calls(truth, self.loads)
+            behavior = "execute" if calls else "clarify" if "?" in truth else "refuse"
             self.inferred += 1
-        row_id = str(info.get("id") or where)
+        elif behavior == "execute":
+            calls = parse_calls(truth, self.loads)
+        row_id = str(info.get("id") or f"{name}:{lineno}")
         split = str(info.get("split") or split_default)
         tools = info.get("tools")
-        calls = parse_calls(truth) if behavior == "execute" else None
         if not isinstance(tools, list):
             tools = [c["name"] for c in calls] if calls else []
         self.ours += row.get("data_source") == "toolfactory"
@@ -456,7 +485,7 @@ class _Scanner:
         cols["id"].append(row_id)
         cols["split"].append(split)
         cols["behavior"].append(behavior)
-        cols["tools"].append([str(t) for t in tools])
+        cols["tools"].append("\n".join(str(t) for t in tools))  # one string: far faster to load
         cols["register"].append(info.get("register"))
         cols["category"].append(info.get("category") if behavior == "refuse" else None)
         cols["user"].append(user)
@@ -469,14 +498,15 @@ class _Scanner:
 
             if len(self._systems) > 10_000:  # every prompt different: do not hold them all
                 self._systems.clear()
+                self._tool_checks.clear()
             tools = self._systems[system] = {t["name"]: t for t in tools_from_system(system)}
         return tools
 
     def _tool_check(self, schema: dict[str, Any]) -> _ToolCheck:
-        key = json.dumps(schema, sort_keys=True)
-        check = self._tool_checks.get(key)
+        # Keyed by identity: the schema dicts live in self._systems for as long as this does.
+        check = self._tool_checks.get(id(schema))
         if check is None:
-            check = self._tool_checks[key] = _ToolCheck(schema)
+            check = self._tool_checks[id(schema)] = _ToolCheck(schema.get("parameters") or {})
         return check
 
     def _check_execute(
@@ -496,7 +526,7 @@ class _Scanner:
             if schemas and schema is None:
                 self.checks["gold_unknown_tool"].add(f"{row_id} ({name})")
             elif schema is not None:
-                error = self._tool_check(schema.get("parameters") or {}).error(arguments)
+                error = self._tool_check(schema).error(arguments)
                 if error:
                     self.checks["gold_schema"].add(f"{row_id} ({name}: {error})")
             missing = [k for k, v in arguments.items() if not _grounded(v, haystack, user)]
@@ -637,7 +667,7 @@ def audit(
     files, manifest = dataset_files(paths)
     scanner = _Scanner()
     for path in files:
-        scanner.scan_file(path, _json_loads())
+        scanner.scan_file(path)
     n = len(scanner.columns["id"])
     if n == 0:
         first = scanner.checks["malformed"].examples[:1]
@@ -660,7 +690,7 @@ def audit(
             "id": pl.String,
             "split": pl.String,
             "behavior": pl.String,
-            "tools": pl.List(pl.String),
+            "tools": pl.String,
             "register": pl.String,
             "category": pl.String,
             "user": pl.String,
@@ -695,6 +725,12 @@ def _manifest_summary(manifest: dict[str, Any] | None) -> dict[str, Any] | None:
     summary["format"] = config.get("fmt")
     summary["paraphrased"] = "paraphrase" in manifest
     return summary
+
+
+def _tool_list() -> pl.Expr:
+    import polars as pl
+
+    return pl.col("tools").str.split("\n").alias("tool")
 
 
 def _tables(
@@ -734,9 +770,9 @@ def _tables(
                 }
             )
     tools = (
-        df.select("split", "behavior", pl.col("tools").alias("tool"))
+        df.select("split", "behavior", _tool_list())
         .explode("tool")
-        .drop_nulls("tool")
+        .filter(pl.col("tool") != "")
         .group_by("split", "tool", maintain_order=True)
         .agg(
             [(pl.col("behavior") == b).sum().alias(b) for b in BEHAVIORS] + [pl.len().alias("rows")]
@@ -796,41 +832,39 @@ def _tables(
 
 
 def _leakage(df: pl.DataFrame, listed: dict[str, set[str]], check: Check) -> None:
-    """Tools (called, asked about, or listed in the system prompt) and categories per split."""
+    """Tools (about a row or listed in its system prompt) and categories in two splits.
+
+    A leaked tool or category belongs to the split with most of its rows; the rows of the
+    other splits are the offending ones.
+    """
     import polars as pl
 
-    tools = df.select("id", "split", pl.col("tools").alias("tool")).explode("tool").drop_nulls()
-    seen: dict[str, set[str]] = {}
-    for split, tool in tools.select("split", "tool").unique().iter_rows():
-        seen.setdefault(tool, set()).add(split)
-    for split, names in listed.items():
-        for tool in names:
-            seen.setdefault(tool, set()).add(split)
-    leaked_tools = sorted(t for t, s in seen.items() if len(s) > 1)
-    cats = df.drop_nulls("category").select("id", "split", "category")
-    by_cat = cats.group_by("category").agg(pl.col("split").n_unique().alias("n"))
-    leaked_cats = sorted(by_cat.filter(pl.col("n") > 1)["category"].to_list())
-    offending = pl.concat(
-        [
-            tools.filter(pl.col("tool").is_in(leaked_tools)).select("id"),
-            cats.filter(pl.col("category").is_in(leaked_cats)).select("id"),
-        ]
-    ).unique(maintain_order=True)
-    for (row_id,) in offending.head(_EXAMPLES).iter_rows():
-        check.examples.append(row_id)
-    check.count = offending.height
-    if leaked_tools and not offending.height:  # only listed in system prompts
-        check.count = len(leaked_tools)
-        check.examples = [f"listed: {t}" for t in leaked_tools[:_EXAMPLES]]
-    if leaked_tools or leaked_cats:
-        check.note = "; ".join(
-            part
-            for part in (
-                f"tools: {', '.join(leaked_tools)}" if leaked_tools else "",
-                f"categories: {', '.join(leaked_cats)}" if leaked_cats else "",
-            )
-            if part
-        )
+    tools = df.select("id", "split", _tool_list()).explode("tool").filter(pl.col("tool") != "")
+    cats = df.drop_nulls("category").select("id", "split", pl.col("category").alias("tool"))
+    leaked: dict[str, list[str]] = {}
+    offending = []
+    for kind, frame in (("tools", tools), ("categories", cats)):
+        counts = frame.group_by("tool", "split").len()
+        splits: dict[str, dict[str, int]] = {}
+        for name, split, n in counts.iter_rows():
+            splits.setdefault(name, {})[split] = n
+        if kind == "tools":
+            for split, names in listed.items():
+                for name in names:
+                    splits.setdefault(name, {}).setdefault(split, 0)
+        for name, per_split in sorted(splits.items()):
+            if len(per_split) > 1:
+                leaked.setdefault(kind, []).append(name)
+                home = max(per_split, key=lambda s: per_split[s])
+                offending.append(
+                    frame.filter((pl.col("tool") == name) & (pl.col("split") != home)).select("id")
+                )
+    if not leaked:
+        return
+    rows = pl.concat(offending).unique(maintain_order=True)["id"].to_list()
+    check.count = len(rows) or len(leaked.get("tools", []))
+    check.examples = rows[:_EXAMPLES] or [f"listed: {t}" for t in leaked["tools"][:_EXAMPLES]]
+    check.note = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in leaked.items())
 
 
 def _duplicates(df: pl.DataFrame, within: Check, across: Check) -> None:
@@ -902,9 +936,15 @@ def _near_duplicates(keyed: pl.DataFrame) -> list[tuple[str, str, float]]:
             ).drop_nulls(),
         ]
     )
-    signature = shingles.group_by("row").agg(
-        ((pl.col("s") ^ pl.lit(a, pl.UInt64)) * pl.lit(b, pl.UInt64)).min().alias(f"m{i}")
-        for i, (a, b) in enumerate(perms)
+    signature = (
+        shingles.lazy()
+        .with_columns(
+            ((pl.col("s") ^ pl.lit(a, pl.UInt64)) * pl.lit(b, pl.UInt64)).alias(f"m{i}")
+            for i, (a, b) in enumerate(perms)
+        )
+        .group_by("row")
+        .agg(pl.exclude("s").min())
+        .collect(engine="streaming")  # 30 hash columns over every shingle: keep memory flat
     )
     bands = pl.concat(
         [
@@ -926,6 +966,16 @@ def _near_duplicates(keyed: pl.DataFrame) -> list[tuple[str, str, float]]:
         .filter(pl.col("split") < pl.col("split_b"))
         .select("row", "row_b")
         .unique()
+    )
+    # The share of equal minima estimates the Jaccard: drop clear misses before the exact one.
+    columns = [f"m{i}" for i in range(_BANDS * _ROWS)]
+    other = signature.rename({"row": "row_b", **{c: f"{c}_b" for c in columns}})
+    agree = pl.sum_horizontal(pl.col(c) == pl.col(f"{c}_b") for c in columns) / len(columns)
+    pairs = (
+        pairs.join(signature, on="row")
+        .join(other, on="row_b")
+        .filter(agree >= NEAR_DUPLICATE_JACCARD - 0.2)
+        .select("row", "row_b")
         .sort("row", "row_b")
     )
     keys = distinct["key"].to_list()
