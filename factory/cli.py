@@ -114,7 +114,7 @@ def eval_command(
         )  # fmt: skip
     report = run_eval(
         data, endpoint=endpoint, hf_model=hf_model, limit=limit, out=out,
-        max_tokens=max_tokens, batch_size=batch_size,
+        max_tokens=max_tokens, batch_size=batch_size, progress=not as_json,
     )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(report, indent=2))

@@ -59,8 +59,12 @@ def endpoint_completions(
     *,
     max_tokens: int = 256,
     stats: EndpointStats | None = None,
+    progress: bool = False,
 ) -> list[str]:
     """Greedy answers from the endpoint, one per row; raises if any row got no answer."""
+    from rich.console import Console
+    from rich.progress import Progress
+
     stats = stats or EndpointStats()
     requests = [
         ChatRequest(
@@ -70,7 +74,9 @@ def endpoint_completions(
         )
         for row in rows
     ]
-    results = run_chat(requests, endpoint, stats=stats)
+    with Progress(console=Console(stderr=True), transient=True, disable=not progress) as bar:
+        task = bar.add_task("eval", total=len(requests))
+        results = run_chat(requests, endpoint, stats=stats, on_result=lambda *_: bar.advance(task))
     failed = [
         row["extra_info"]["id"] for row, r in zip(rows, results, strict=True) if r.text is None
     ]
@@ -122,6 +128,7 @@ def run_eval(
     max_tokens: int = 256,
     batch_size: int = 8,
     mode: str = "strict",
+    progress: bool = False,
 ) -> dict[str, Any]:
     """``toolfactory eval``: answer the rows, write predictions to ``out``, return the report."""
     from .metrics import evaluate
@@ -131,7 +138,9 @@ def run_eval(
     rows = load_rows(data, limit)
     if endpoint is not None:
         stats = EndpointStats()
-        completions = endpoint_completions(rows, endpoint, max_tokens=max_tokens, stats=stats)
+        completions = endpoint_completions(
+            rows, endpoint, max_tokens=max_tokens, stats=stats, progress=progress
+        )
     else:
         assert hf_model is not None
         completions = hf_completions(rows, hf_model, batch_size=batch_size, max_tokens=max_tokens)
