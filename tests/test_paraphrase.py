@@ -279,7 +279,7 @@ def test_paraphrase_30_rows_then_rerun_from_cache(llama_server, tmp_path):
 
 
 @pytest.mark.server
-def test_server_killed_mid_run_falls_back_and_warns(tmp_path):
+def test_server_killed_mid_run_falls_back_warns_and_resumes_from_cache(llama_server, tmp_path):
     reason = missing_reason()
     if reason:
         pytest.skip(reason)
@@ -305,6 +305,21 @@ def test_server_killed_mid_run_falls_back_and_warns(tmp_path):
     rows = read_rows(out)
     assert len(rows) == 30
     assert sum(r["extra_info"]["paraphrased"] for r in rows) == report["kept"]
+
+    # A second run with the same cache asks only for what the first one did not get.
+    again = toolfactory(*paraphrase_args(out, llama_server.base_url, cache), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    resumed = json.loads((out / "manifest.json").read_text())["paraphrase"]
+    assert resumed["endpoint"]["cached"] == answered
+    assert resumed["endpoint"]["requests"] == report["failed"]
+    assert resumed["failed"] == 0 and "Warning" not in again.stderr
+
+
+def test_paraphrase_needs_an_endpoint(tmp_path):
+    run = toolfactory("generate", "--out", tmp_path / "out", "--paraphrase", "--model", "m",
+                      cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 1
+    assert run.stderr == "Error: --paraphrase needs --base-url URL and --model NAME\n"
 
 
 @pytest.mark.server
