@@ -268,6 +268,8 @@ class _Run:
         return result
 
     async def _send(self, request: ChatRequest) -> ChatResult:
+        from openai import APIError
+
         attempt = 0
         while True:
             if self.down_reason is not None:
@@ -281,9 +283,7 @@ class _Run:
                     max_tokens=request.max_tokens,
                     seed=request.seed,
                 )
-            except Exception as err:  # noqa: BLE001 - sorted below; unknown errors propagate
-                if not _is_api_error(err):
-                    raise
+            except APIError as err:
                 self._note_connection(err)
                 if _retryable(err) and attempt < self.settings.max_retries and not self.down_reason:
                     self.stats.retries += 1
@@ -314,12 +314,6 @@ class _Run:
         if self.stats.first_error is None:
             self.stats.first_error = message
         return ChatResult(None, error=message)
-
-
-def _is_api_error(err: BaseException) -> bool:
-    from openai import APIError
-
-    return isinstance(err, APIError)
 
 
 async def _run_all(
