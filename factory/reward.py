@@ -92,7 +92,8 @@ _STOPWORDS = frozenset(
     further given had has have having he her here hers him his how i if in into is it its itself
     just least like make me more most must my need no nor not of off on once one only or other
     our out over own per please provide same say should so some specify such than that the their
-    them then there these they this those through to too under until up use used using very want
+    them then there these they this those through sure thanks thank happy glad help okay know
+    tell let to too under until up use used using very want
     was we were what when where which while who whom whose why will with would you your yours
     e g eg ie etc value values given information detail details type kind optional optionally
     when omitted default list set get one two number""".split()
@@ -455,7 +456,12 @@ def _arg_targets(name: str, description: str, ask: str, kind: str) -> frozenset[
     return frozenset(words)
 
 
-def _targets(missing: str, tools: Sequence[Any] | None) -> frozenset[str]:
+def _targets(missing: str, tools: Sequence[Any] | None, truth: str) -> frozenset[str]:
+    """Words that name a missing argument: from its schema, else its name and the gold question.
+
+    Without a schema (verl passes none) the content words of the gold question's requests also
+    count, since a name alone ("origin", "amount") rarely appears in a natural question.
+    """
     targets: set[str] = set()
     for tool in tools or ():
         fn = tool.get("function", tool) if isinstance(tool, Mapping) else None
@@ -467,7 +473,14 @@ def _targets(missing: str, tools: Sequence[Any] | None) -> frozenset[str]:
             ask = hint.get("ask", "") if isinstance(hint, Mapping) else ""
             kind = prop.get("format") or prop.get("type") or ""
             targets |= _arg_targets(missing, str(prop.get("description", "")), str(ask), str(kind))
-    return frozenset(targets) if targets else _arg_targets(missing, "", "", "")
+    if targets:
+        return frozenset(targets)
+    return _arg_targets(missing, "", "", "") | _gold_targets(truth)
+
+
+@lru_cache(maxsize=4096)
+def _gold_targets(truth: str) -> frozenset[str]:
+    return _content_stems(" ".join(_requests(truth)))
 
 
 def _asks_for(requests: list[str], targets: frozenset[str]) -> bool:
@@ -488,16 +501,11 @@ def _clarify_score(text: str, truth: str, missing: Sequence[Any], tools: Any) ->
         return 0.0
     names = [m for m in missing if isinstance(m, str) and m]
     if not names:  # no record of what is missing: compare with the gold question's words
-        gold = _content_stems(truth)
+        gold = _gold_targets(truth)
         if not gold:
             return 1.0
         return 1.0 if _asks_for(requests, gold) else ASK_CREDIT
-    covered = 0
-    for name in names:
-        targets = _targets(name, tools)
-        if targets == {_stem(name.lower())} and name.lower() in _STOPWORDS:
-            targets = _content_stems(truth) or targets  # "to", "from": the gold question says more
-        covered += _asks_for(requests, targets)
+    covered = sum(_asks_for(requests, _targets(name, tools, truth)) for name in names)
     return ASK_CREDIT + (1.0 - ASK_CREDIT) * covered / len(names)
 
 
