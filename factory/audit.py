@@ -18,8 +18,9 @@ heavy; the paraphraser uses them to decide whether a rewrite still states every 
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -405,6 +406,49 @@ def _value_key(value: Any) -> Any:
     return (object, json.dumps(value, sort_keys=True))
 
 
+_Block = tuple[Path, int, int, int]  # file, start byte, end byte, line number at start
+_BLOCK_BYTES = 32 << 20
+
+
+def _blocks(path: Path) -> Iterator[_Block]:
+    """Slices of about 32 MiB that end on a line break, with their first line number."""
+    try:
+        handle = path.open("rb")
+    except OSError as err:
+        raise DatasetError(f"{path}: cannot read ({err.strerror})") from err
+    with handle:
+        start, line = 0, 1
+        while chunk := handle.read(_BLOCK_BYTES):
+            chunk += handle.readline()  # finish the last line
+            yield path, start, start + len(chunk), line
+            start += len(chunk)
+            line += chunk.count(b"\n")
+
+
+def _scan_block(block: _Block) -> _Scanner:
+    return _Scanner().scan(block)
+
+
+def _scan(files: list[Path], workers: int | None) -> _Scanner:
+    """Scan every file; slices go to worker processes when there is more than one slice."""
+    blocks = [block for path in files for block in _blocks(path)]
+    workers = min(workers or os.cpu_count() or 1, len(blocks), 8)
+    scanner = _Scanner()
+    if workers <= 1:
+        for block in blocks:
+            scanner.scan(block)
+        return scanner
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: the parent may already run polars threads.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        for part in pool.map(_scan_block, blocks):
+            scanner.merge(part)
+    return scanner
+
+
 class _Scanner:
     """One pass over the rows: columns for polars, per-row checks as it goes."""
 
@@ -420,24 +464,47 @@ class _Scanner:
         self._systems: dict[str, dict[str, dict[str, Any]]] = {}
         self._tool_checks: dict[int, _ToolCheck] = {}
 
-    def scan_file(self, path: Path) -> None:
+    def scan(self, block: _Block) -> _Scanner:
+        """Parse and check the lines of one slice of a file; return self."""
+        path, start, end, first_line = block
         split_default = _SHARD_RE.sub("", path.stem.lower())
         name, loads, row = path.name, self.loads, self._row
         try:
-            handle = path.open("rb")
+            with path.open("rb") as handle:
+                handle.seek(start)
+                data = handle.read(end - start)
         except OSError as err:
             raise DatasetError(f"{path}: cannot read ({err.strerror})") from err
-        with handle:
-            for lineno, line in enumerate(handle, 1):
-                try:
-                    data = loads(line)
-                except ValueError:
-                    if line.strip():  # blank lines are allowed
-                        self.checks["malformed"].add(f"{name}:{lineno}: not valid JSON")
-                    continue
-                problem = row(data, name, lineno, split_default)
-                if problem:
-                    self.checks["malformed"].add(f"{name}:{lineno}: {problem}")
+        for lineno, line in enumerate(data.split(b"\n"), first_line):
+            try:
+                parsed = loads(line)
+            except ValueError:
+                if line.strip():  # blank lines are allowed
+                    self.checks["malformed"].add(f"{name}:{lineno}: not valid JSON")
+                continue
+            problem = row(parsed, name, lineno, split_default)
+            if problem:
+                self.checks["malformed"].add(f"{name}:{lineno}: {problem}")
+        return self
+
+    def merge(self, other: _Scanner) -> None:
+        """Append another slice's columns and findings (slices arrive in file order)."""
+        for key, values in other.columns.items():
+            self.columns[key] += values
+        for name, check in other.checks.items():
+            mine = self.checks[name]
+            mine.examples += check.examples[: _EXAMPLES - len(mine.examples)]
+            mine.count += check.count
+        self.ours += other.ours
+        self.inferred += other.inferred
+        for split, names in other.listed.items():
+            self.listed.setdefault(split, set()).update(names)
+
+    def __getstate__(self) -> dict[str, Any]:  # what a worker process sends back
+        return {k: getattr(self, k) for k in ("checks", "columns", "ours", "inferred", "listed")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
     def _row(self, row: Any, name: str, lineno: int, split_default: str) -> str | None:
         if not isinstance(row, dict):
@@ -654,6 +721,7 @@ def audit(
     *,
     tolerance: float | None = None,
     mix: Sequence[float] | None = None,
+    workers: int | None = None,
 ) -> AuditReport:
     """Audit the datasets at ``paths`` (folders or JSONL files).
 
@@ -661,13 +729,12 @@ def audit(
         tolerance: percentage points a behavior share may be off the target; default exact
             (the largest-remainder counts) for our own rows, 1 point for foreign data.
         mix: target execute/clarify/refuse shares; default the manifest's, else 60/25/15.
+        workers: processes that parse big inputs (32 MiB slices); default one per CPU.
 
     Raises DatasetError when nothing readable is there (a missing path, no parseable row).
     """
     files, manifest = dataset_files(paths)
-    scanner = _Scanner()
-    for path in files:
-        scanner.scan_file(path)
+    scanner = _scan(files, workers)
     n = len(scanner.columns["id"])
     if n == 0:
         first = scanner.checks["malformed"].examples[:1]
@@ -697,6 +764,9 @@ def audit(
         },
     )
     scanner.columns.clear()
+    # The normalized prompt: duplicate key, and the words of distinct-n and MinHash.
+    key = pl.col("user").str.to_lowercase().str.replace_all(r"[\W_]+", " ").str.strip_chars()
+    df = df.with_columns(key=key)
     checks = scanner.checks
     tables = _tables(df, [float(m) for m in mix], tolerance, checks["mix"])
     _leakage(df, scanner.listed, checks["leakage"])
@@ -744,9 +814,13 @@ def _tables(
     target = dict(zip(BEHAVIORS, mix, strict=True))
     total = sum(mix)
     mix_rows = []
-    for split, frame in df.group_by("split", maintain_order=True):
-        n = frame.height
-        counts = dict(frame.group_by("behavior").len().iter_rows())
+    per_split: dict[str, dict[str, int]] = {}
+    for split, behavior, count in (
+        df.group_by("split", "behavior", maintain_order=True).len().iter_rows()
+    ):
+        per_split.setdefault(split, {})[behavior] = count
+    for split, counts in per_split.items():
+        n = sum(counts.values())
         expected = dict(zip(BEHAVIORS, apportion(n, mix), strict=True))
         for behavior in BEHAVIORS:
             count = counts.get(behavior, 0)
@@ -755,12 +829,12 @@ def _tables(
             off = count != expected[behavior] if tolerance == 0 else abs(share - goal) > tolerance
             if off:
                 check.add(
-                    f"{split[0]}: {behavior} {count} ({share:.1f}%), target {goal:g}% "
+                    f"{split}: {behavior} {count} ({share:.1f}%), target {goal:g}% "
                     f"(= {expected[behavior]} of {n})"
                 )
             mix_rows.append(
                 {
-                    "split": split[0],
+                    "split": split,
                     "behavior": behavior,
                     "count": count,
                     "share": round(share, 2),
@@ -791,12 +865,9 @@ def _tables(
         .len("count")
         .sort("split", "category", nulls_last=True)
     )
-    words = pl.col("user").str.to_lowercase().str.extract_all(r"\w+")
-    tokens = df.select("split", words.alias("w")).with_row_index("row")
+    words = pl.when(pl.col("key") == "").then(0).otherwise(pl.col("key").str.count_matches(" ") + 1)
     stats = (
-        df.select(
-            "split", pl.col("user").str.len_chars().alias("chars"), words.list.len().alias("words")
-        )
+        df.select("split", pl.col("user").str.len_chars().alias("chars"), words.alias("words"))
         .group_by("split", maintain_order=True)
         .agg(
             pl.col("chars").min().alias("chars_min"),
@@ -807,7 +878,13 @@ def _tables(
             pl.col("words").mean().round(1).alias("words_mean"),
         )
     )
-    long = tokens.explode("w").drop_nulls("w").with_columns(h=pl.col("w").hash(7))
+    long = (
+        df.select("split", pl.col("key").str.split(" ").alias("w"))
+        .with_row_index("row")
+        .explode("w")
+        .filter(pl.col("w") != "")
+        .with_columns(h=pl.col("w").hash(7))
+    )
     bigram = pl.when(pl.col("row") == pl.col("row").shift(-1)).then(
         pl.col("h") * 1_000_003 + pl.col("h").shift(-1)
     )
@@ -871,15 +948,7 @@ def _duplicates(df: pl.DataFrame, within: Check, across: Check) -> None:
     """Exact duplicates (normalized text) within and across splits; near ones across splits."""
     import polars as pl
 
-    keyed = df.select(
-        "id",
-        "split",
-        pl.col("user")
-        .str.to_lowercase()
-        .str.replace_all(r"[\W_]+", " ")
-        .str.strip_chars()
-        .alias("key"),
-    )
+    keyed = df.select("id", "split", "key")
     groups = (
         keyed.group_by("split", "key", maintain_order=True)
         .agg(pl.col("id"))
@@ -900,18 +969,18 @@ def _duplicates(df: pl.DataFrame, within: Check, across: Check) -> None:
             across.add(f"{a} ~ {b} (jaccard {score:.2f})")
     across.note = (
         f"near-duplicate: word uni+bigram Jaccard >= {NEAR_DUPLICATE_JACCARD} "
-        "(MinHash, 10 bands x 3 rows)"
+        f"(MinHash, {_BANDS} bands x {_ROWS} rows)"
     )
 
 
-_BANDS, _ROWS = 10, 3
+_BANDS, _ROWS = 7, 3
 _PER_BUCKET = 50  # rows kept per LSH bucket and split: bounds the candidate pairs
 
 
 def _near_duplicates(keyed: pl.DataFrame) -> list[tuple[str, str, float]]:
     """Pairs of prompts in different splits whose word uni+bigram Jaccard is high.
 
-    MinHash signatures come from polars hashing of the shingles under 30 cheap permutations
+    MinHash signatures come from polars hashing of the shingles under 21 cheap permutations
     ``(h ^ a) * b mod 2**64``; rows sharing a band of 3 minima are candidates, and each
     candidate pair is confirmed with the exact Jaccard.
     """

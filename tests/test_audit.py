@@ -314,3 +314,23 @@ def test_shard_files_name_their_split(default_dataset: Path, tmp_path: Path) -> 
     _write(tmp_path / "train-00001-of-00004.jsonl", rows)
     report = audit([tmp_path / "train-00001-of-00004.jsonl"])
     assert report.splits == {"train": 10}
+
+
+def test_parallel_slices_give_the_same_report(
+    default_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import factory.audit
+
+    for name in ("train.jsonl", "heldout.jsonl", "manifest.json"):
+        shutil.copy(default_dataset / name, tmp_path / name)
+    train, held = _rows(tmp_path / "train.jsonl"), _rows(tmp_path / "heldout.jsonl")
+    for mutate in (_duplicate_within, _ungrounded, _stated, _category_leak):
+        mutate(train, held)
+    _write(tmp_path / "train.jsonl", train)
+    _write(tmp_path / "heldout.jsonl", held)
+    shutil.copy(FIXTURES / "reference_style.jsonl", tmp_path / "foreign.jsonl")
+
+    single = audit([tmp_path], workers=1).to_dict()
+    monkeypatch.setattr(factory.audit, "_BLOCK_BYTES", 64 << 10)  # ~60 slices, 2 processes
+    assert audit([tmp_path], workers=2).to_dict() == single
+    assert "foreign.jsonl:7: not valid JSON" in single["checks"][0]["examples"]
