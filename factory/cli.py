@@ -75,6 +75,64 @@ def score_command(
 
 # --- audit + push (audit, hub) ----------------------------------------------------------------
 
+
+@app.command("audit")
+def audit_command(
+    paths: Annotated[list[Path], typer.Argument(help="Output folder(s) or JSONL file(s).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    html: Annotated[
+        Path | None, typer.Option(help="Also write a standalone HTML report here.")
+    ] = None,
+    tolerance: Annotated[
+        float | None,
+        typer.Option(help="Points a behavior share may be off target [ours: exact, foreign: 1]."),
+    ] = None,
+    mix: Annotated[
+        str | None, typer.Option(help="Target execute/clarify/refuse [manifest, else 60/25/15].")
+    ] = None,
+) -> None:
+    """Audit mix, leakage, duplicates and gold calls (exit 0 clean, 1 failing, 2 unreadable)."""
+    from rich.console import Console
+
+    from .audit import audit, render_report, report_json, write_html
+    from .errors import DatasetError
+    from .plan import parse_mix
+
+    try:
+        report = audit(paths, tolerance=tolerance, mix=parse_mix(mix) if mix else None)
+    except DatasetError as err:
+        typer.echo(f"Error: {err}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(report_json(report))
+    else:
+        Console(width=max(Console().width, 120)).print(render_report(report))
+    if html is not None:
+        write_html(report, html)
+        typer.echo(f"wrote {html}", err=True)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("push")
+def push_command(
+    dataset: Annotated[Path, typer.Argument(help="Output folder (train.jsonl, heldout.jsonl).")],
+    repo: Annotated[str, typer.Option(help="Hub dataset repository, OWNER/NAME.")],
+    private: Annotated[bool, typer.Option(help="Create the repository as private.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="Only write the Hub folder to DIR/hub/; upload nothing.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Publish even when the audit fails.")] = False,
+) -> None:
+    """Audit DIR, write its Hub folder (parquet, JSONL, dataset card) and upload it."""
+    from .hub import push
+
+    folder, url = push(dataset, repo, private=private, dry_run=dry_run, force=force)
+    if url is None:
+        typer.echo(f"wrote {folder} (dry run: nothing uploaded)")
+    else:
+        typer.echo(f"uploaded {folder} to {url}")
+
+
 # --- eval (evaluation over endpoints) ---------------------------------------------------------
 
 
