@@ -735,7 +735,7 @@ def test_a_real_grpo_step_calls_trl_reward(tmp_path: Path) -> None:
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
-    from tests.tinymodel import build_tiny_qwen
+    from tinymodel import build_tiny_qwen  # tests/ is on sys.path under pytest
 
     model = build_tiny_qwen(tmp_path / "tiny")
     seen: list[dict[str, Any]] = []
