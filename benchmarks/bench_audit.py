@@ -9,6 +9,7 @@ reused.
 
     python benchmarks/bench_audit.py                 # 556 copies = 1,000,800 rows
     python benchmarks/bench_audit.py --copies 56     # 100,800 rows
+    python benchmarks/bench_audit.py --workers 1     # parse in this process only
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=556)
     parser.add_argument("--out", type=Path, default=Path("outputs/bench-audit"))
+    parser.add_argument("--workers", type=int, default=None, help="parsing processes [CPUs]")
     args = parser.parse_args()
     out = args.out / f"x{args.copies}"
     if not (out / "heldout.jsonl").exists():
@@ -67,13 +69,15 @@ def main() -> None:
         print(f"built {out} in {time.perf_counter() - start:.1f}s")
     size = sum(p.stat().st_size for p in out.glob("*.jsonl"))
     start = time.perf_counter()
-    report = audit([out])
+    report = audit([out], workers=args.workers)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    worker_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     failed = [f"{c.name}={c.count}" for c in report.checks if c.count]
     print(
         f"audited {report.rows:,} rows ({size / 1e9:.2f} GB) in {seconds:.1f}s "
-        f"= {report.rows / seconds:,.0f} rows/s, peak RSS {peak:,.0f} MiB, "
+        f"= {report.rows / seconds:,.0f} rows/s, peak RSS {peak:,.0f} MiB "
+        f"(largest worker {worker_peak:,.0f} MiB), "
         f"ok={report.ok} {' '.join(failed)}"
     )
 

@@ -353,6 +353,7 @@ def push(
     """
     if not _REPO_RE.match(repo_id):
         raise ConfigError(f"--repo {repo_id!r}: expected OWNER/NAME")
+    token = None if dry_run else _token()  # before any work: a missing login fails fast
     report = audit([dataset])
     if not report.ok and not force:
         failed = ", ".join(f"{c.name} ({c.count})" for c in report.checks if c.count)
@@ -361,19 +362,27 @@ def push(
             "or pass --force"
         )
     folder = build_hub_folder(dataset, report, repo_id)
-    if dry_run:
+    if token is None:
         return folder, None
-    return folder, upload(folder, repo_id, private=private)
+    return folder, upload(folder, repo_id, private=private, token=token)
 
 
-def upload(folder: Path, repo_id: str, *, private: bool = False) -> str:
-    """Create the dataset repository if needed and upload ``folder`` in one commit."""
-    from huggingface_hub import HfApi, get_token
-    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+def _token() -> str:
+    """HF_TOKEN, else the cached `hf auth login` token."""
+    from huggingface_hub import get_token
 
     token = get_token()
     if not token:
         raise HubError("no Hugging Face token: set HF_TOKEN or run `hf auth login`")
+    return token
+
+
+def upload(folder: Path, repo_id: str, *, private: bool = False, token: str | None = None) -> str:
+    """Create the dataset repository if needed and upload ``folder`` (token: default login)."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+    token = token or _token()
     # Passed explicitly: huggingface_hub reads HF_ENDPOINT once, at import time.
     endpoint = os.environ.get("HF_ENDPOINT") or None
     network_errors: tuple[type[Exception], ...] = (*_transport_errors(), OSError)

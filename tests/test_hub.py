@@ -284,6 +284,7 @@ def test_missing_token_is_one_line(
     result = toolfactory("push", str(dataset), "--repo", REPO)
     assert result.exit_code == 1
     assert result.stderr == "Error: no Hugging Face token: set HF_TOKEN or run `hf auth login`\n"
+    assert not (dataset / "hub").exists()  # checked before any work
 
 
 def test_network_failure_is_one_line(
