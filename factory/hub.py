@@ -115,26 +115,30 @@ def _arrow_row(row: dict[str, Any], schema: pa.Schema) -> dict[str, Any]:
     return out
 
 
-def write_parquet(files: list[Path], path: Path) -> int:
-    """Write the rows of ``files`` to one parquet file (nested columns kept); return the count."""
+def write_parquet(files: list[Path], path: Path) -> tuple[int, int]:
+    """Write the rows of ``files`` to one parquet file (nested columns kept).
+
+    Returns the row count and the size of the rows in memory (Arrow bytes).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     columns, info_keys = _layout(files)
     schema = _schema(info_keys, columns)
-    rows = 0
+    rows = nbytes = 0
     with pq.ParquetWriter(path, schema) as writer:
         batch: list[dict[str, Any]] = []
         for row in _read_rows(files):
             batch.append(_arrow_row(row, schema))
             if len(batch) >= _BATCH:
-                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
-                rows += len(batch)
-                batch = []
+                table = pa.Table.from_pylist(batch, schema=schema)
+                writer.write_table(table)
+                rows, nbytes, batch = rows + table.num_rows, nbytes + table.nbytes, []
         if batch:
-            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
-            rows += len(batch)
-    return rows
+            table = pa.Table.from_pylist(batch, schema=schema)
+            writer.write_table(table)
+            rows, nbytes = rows + table.num_rows, nbytes + table.nbytes
+    return rows, nbytes
 
 
 def _size_category(n: int) -> str:
@@ -150,11 +154,17 @@ def _size_category(n: int) -> str:
     return "10M<n<100M"
 
 
-def dataset_card(report: AuditReport, repo_id: str, splits: dict[str, str]) -> str:
+def dataset_card(
+    report: AuditReport,
+    repo_id: str,
+    splits: dict[str, str],
+    sizes: dict[str, tuple[int, int, int]],
+) -> str:
     """README.md for the Hub: YAML metadata, then the measured mix, tools, checks, usage.
 
     Args:
         splits: Hub split name -> parquet path inside the folder.
+        sizes: Hub split name -> (rows, bytes in memory, parquet bytes).
     """
     import yaml
 
@@ -172,6 +182,15 @@ def dataset_card(report: AuditReport, repo_id: str, splits: dict[str, str]) -> s
                 "data_files": [{"split": s, "path": p} for s, p in splits.items()],
             }
         ],
+        # Sizes also keep `datasets`' cache apart: it keys a local folder on this YAML only,
+        # so two `hub/` folders with the same `configs` would otherwise share one cache entry.
+        "dataset_info": {
+            "splits": [
+                {"name": s, "num_bytes": sizes[s][1], "num_examples": sizes[s][0]} for s in splits
+            ],
+            "download_size": sum(size[2] for size in sizes.values()),
+            "dataset_size": sum(size[1] for size in sizes.values()),
+        },
     }
     hub_split = {k: SPLIT_NAMES.get(k, k) for k in report.splits}
     lines = [
@@ -321,16 +340,20 @@ def build_hub_folder(dataset: Path, report: AuditReport, repo_id: str) -> Path:
     try:
         (tmp / "data").mkdir(parents=True)
         (tmp / "jsonl").mkdir()
-        splits = {}
+        splits, sizes = {}, {}
         for split, paths in by_split.items():
-            write_parquet(paths, tmp / "data" / f"{split}.parquet")
+            parquet = tmp / "data" / f"{split}.parquet"
+            rows, nbytes = write_parquet(paths, parquet)
             splits[split] = f"data/{split}.parquet"
+            sizes[split] = (rows, nbytes, parquet.stat().st_size)
             for path in paths:
                 shutil.copyfile(path, tmp / "jsonl" / path.name)
         if (dataset / "manifest.json").is_file():
             shutil.copyfile(dataset / "manifest.json", tmp / "manifest.json")
         (tmp / "audit.json").write_text(report_json(report) + "\n", encoding="utf-8")
-        (tmp / "README.md").write_text(dataset_card(report, repo_id, splits), encoding="utf-8")
+        (tmp / "README.md").write_text(
+            dataset_card(report, repo_id, splits, sizes), encoding="utf-8"
+        )
         shutil.rmtree(out, ignore_errors=True)
         os.replace(tmp, out)
     finally:

@@ -93,7 +93,7 @@ def test_dry_run_folder_loads_with_datasets(
         "manifest.json",
     ]
 
-    ds = datasets.load_dataset(str(hub))
+    ds = datasets.load_dataset(str(hub), cache_dir=str(dataset.parent / "hf-cache"))
     assert {name: split.num_rows for name, split in ds.items()} == {"train": 1500, "test": 300}
     original = [json.loads(line) for line in (dataset / "heldout.jsonl").open(encoding="utf-8")]
     for got, want in zip(ds["test"], original, strict=True):
@@ -101,6 +101,25 @@ def test_dry_run_folder_loads_with_datasets(
         assert got["reward_model"] == want["reward_model"]
         assert got["extra_info"] == want["extra_info"]
     assert ds["train"].features["extra_info"]["tools"].feature.dtype == "string"
+
+
+def test_openai_format_columns_and_no_cache_mixup(dataset: Path, tmp_path: Path) -> None:
+    """A second `hub/` folder with the same splits must not be served from the first's cache."""
+    import datasets
+
+    from factory.generate import GenerateConfig, generate
+    from factory.hub import push
+
+    other = tmp_path / "openai"
+    generate(GenerateConfig(out=other, fmt="openai"))
+    cache = str(tmp_path / "hf-cache")
+    first = datasets.load_dataset(str(push(dataset, REPO, dry_run=True)[0]), cache_dir=cache)
+    second = datasets.load_dataset(str(push(other, REPO, dry_run=True)[0]), cache_dir=cache)
+    assert "messages" not in first["train"].column_names
+    row = json.loads((other / "train.jsonl").open(encoding="utf-8").readline())
+    got = second["train"][0]
+    assert got["messages"][2]["tool_calls"] == row["messages"][2]["tool_calls"]
+    assert json.loads(got["tools"]) == row["tools"]  # one JSON string: each tool has its own shape
 
 
 def test_card_is_written_from_the_audit(dataset: Path) -> None:
@@ -116,6 +135,8 @@ def test_card_is_written_from_the_audit(dataset: Path) -> None:
         {"split": "test", "path": "data/test.parquet"},
     ]
     assert meta["license"] == "apache-2.0" and meta["size_categories"] == ["1K<n<10K"]
+    splits = {s["name"]: s["num_examples"] for s in meta["dataset_info"]["splits"]}
+    assert splits == {"train": 1500, "test": 300}
     assert "tool-calling" in meta["tags"] and meta["task_categories"] == ["text-generation"]
     manifest = json.loads((dataset / "manifest.json").read_text())
     assert "| train | 1500 | 900 (60.0%, target 60%) | 375 (25.0%, target 25%)" in body
