@@ -2,11 +2,12 @@
 
 Input: an output folder (``train.jsonl``, ``heldout.jsonl``, optional ``manifest.json``) or
 JSONL files, ours or a foreign dataset in the same row layout (rows with only ``prompt`` and
-``reward_model`` get an inferred behavior: a JSON call list is execute, a question is clarify,
-anything else refuse). Output: an :class:`AuditReport` with tables and checks; ``ok`` is true
-when every check passes. One streaming pass parses the rows and runs the per-row checks; polars
-does the counting, the duplicate search (normalized text, MinHash with LSH bands across splits)
-and the prompt statistics, so a million rows take well under a minute.
+``reward_model`` get an inferred behavior: a call list is execute, an answer that asks the
+user for something is clarify, anything else refuse). Output: an :class:`AuditReport` with
+tables and checks; ``ok`` is true when every check passes. One streaming pass (in parallel
+slices for big files) parses the rows and runs the per-row checks; polars does the counting,
+the duplicate search (normalized text, MinHash with LSH bands across splits) and the prompt
+statistics, so a million rows take well under a minute.
 
     >>> report = audit([Path("outputs/default")])          # doctest: +SKIP
     >>> report.ok, [c.name for c in report.checks if c.count]  # doctest: +SKIP
@@ -311,11 +312,20 @@ def parse_calls(ground_truth: str, loads: Any = json.loads) -> list[dict[str, An
     return calls
 
 
-def infer_behavior(ground_truth: str) -> str:
-    """A JSON call list is execute, a question is clarify, anything else refuse."""
-    if parse_calls(ground_truth) is not None:
-        return "execute"
-    return "clarify" if "?" in ground_truth else "refuse"
+def infer_behavior(ground_truth: str, loads: Any = json.loads) -> tuple[str, list[Any] | None]:
+    """(behavior, gold calls) for a row without labels: calls are execute, else the reward's
+    reading of the answer decides (a request for information is clarify, anything else refuse).
+    """
+    calls = parse_calls(ground_truth, loads)
+    if calls is not None:
+        return "execute", calls
+    from .reward import classify
+    from .reward import parse_calls as parse_completion
+
+    did = classify(ground_truth)
+    if did == "call":  # a wrapped call such as <TOOLCALL>[...]</TOOLCALL>
+        return "execute", parse_completion(ground_truth)
+    return ("clarify" if did == "ask" else "refuse"), None
 
 
 class _ToolCheck:
@@ -531,8 +541,7 @@ class _Scanner:
         behavior = info.get("behavior")
         calls = None
         if behavior not in BEHAVIORS:
-            calls = parse_calls(truth, self.loads)
-            behavior = "execute" if calls else "clarify" if "?" in truth else "refuse"
+            behavior, calls = infer_behavior(truth, self.loads)
             self.inferred += 1
         elif behavior == "execute":
             calls = parse_calls(truth, self.loads)
