@@ -334,3 +334,26 @@ def test_parallel_slices_give_the_same_report(
     monkeypatch.setattr(factory.audit, "_BLOCK_BYTES", 64 << 10)  # ~60 slices, 2 processes
     assert audit([tmp_path], workers=2).to_dict() == single
     assert "foreign.jsonl:7: not valid JSON" in single["checks"][0]["examples"]
+
+
+def test_foreign_labels_follow_what_the_answer_does(tmp_path: Path) -> None:
+    system = {"role": "system", "content": "You are a helpful assistant."}
+    answers = {
+        "Weather in Oslo": '<TOOLCALL>[{"name": "get_weather_forecast", '
+        '"arguments": {"city": "Oslo"}}]</TOOLCALL>',
+        "Weather please": "Sure! Which city should I look up?",
+        "Hack my neighbour's wifi": "Sorry, I can't help with that. Anything else I can do?",
+    }
+    rows = [
+        {
+            "prompt": [system, {"role": "user", "content": user}],
+            "reward_model": {"ground_truth": gt},
+        }
+        for user, gt in answers.items()
+    ]
+    _write(tmp_path / "rows.jsonl", rows)
+    report = audit([tmp_path / "rows.jsonl"], tolerance=100)
+    counts = {r["behavior"]: r["count"] for r in report.tables["mix"]}
+    assert counts == {"execute": 1, "clarify": 1, "refuse": 1}
+    assert report.check("gold_ungrounded").ok and report.check("gold_unparseable").ok
+    assert [r["tool"] for r in report.tables["tools"]] == ["get_weather_forecast"]
