@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from itertools import permutations
+from json.scanner import make_scanner
 from typing import Any, Literal
 
 from .formats import tools_from_system
@@ -48,25 +49,29 @@ ASK_CREDIT = 0.2
 # Refuse: text that neither calls, asks nor declines (e.g. an answer in prose).
 PROSE_CREDIT = 0.5
 
+_NUMBERS = (int, float)
 _MAX_EXACT_MATCHING = 6  # above this many calls on one side, match greedily
 _MAX_BARE_TRIES = 32  # JSON start positions tried in bare text
 
-_TOOLCALL_RE = re.compile(r"<toolcall>(.*?)(?:</toolcall>|\Z)", re.S | re.I)
-_QWEN_RE = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.S | re.I)
+# <TOOLCALL>[...]</TOOLCALL> and <tool_call>{...}</tool_call> tags, opening or closing
+_TAG_RE = re.compile(r"<(/?)(?:toolcall|tool_call)>", re.I)
 _FENCE_RE = re.compile(r"```[\w-]*[ \t]*\n?(.*?)(?:```|\Z)", re.S)
 _JSON_START_RE = re.compile(r"[\[{]")
-_DECODER = json.JSONDecoder()
+# The decoder's scanner reads one JSON value at an offset (C speed, no wrapper frames).
+_SCAN: Callable[[str, int], tuple[Any, int]] = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
-_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+|\n+")
+_SENTENCE_RE = re.compile(r"[^.!?\n]+[.!?]*")
 _INTERROGATIVE_RE = re.compile(
     r"^(?:\W*)(?:so|and|but|also|ok|okay|sure|great)?[\s,]*"
     r"(?:what|which|where|when|who|whom|whose|how|could|can|would|will|do|does|did|is|are|"
     r"should|may|might|shall)\b(?!'|\s+not\b)"
 )
-_REQUEST_RE = re.compile(
-    r"^(?:\W*)(?:(?:please|kindly)\s+)?(?:provide|specify|tell me|let me know|share|give me|"
+_REQUEST_START_RE = re.compile(
+    r"\W*(?:(?:please|kindly)\s+)?(?:provide|specify|tell me|let me know|share|give me|"
     r"send me|clarify|confirm|enter|include|mention)\b"
-    r"|\bplease\s+(?:provide|specify|tell|let me know|share|give|send|clarify|confirm|enter|"
+)
+_REQUEST_INSIDE_RE = re.compile(
+    r"\bplease\s+(?:provide|specify|tell|let me know|share|give|send|clarify|confirm|enter|"
     r"include|mention)\b"
     r"|\bi(?:'d| would| will)? need (?:to know )?(?:the|your|a|an|which|what|more|some)\b"
 )
@@ -144,9 +149,9 @@ def _message_text(message: Mapping[str, Any]) -> str:
 
 def _call_from(obj: Any) -> Call | None:
     """One ``{"name", "arguments"}`` call from a parsed JSON object, or None if it is not one."""
-    if not isinstance(obj, dict):
+    if type(obj) is not dict:
         return None
-    if "name" not in obj and isinstance(obj.get("function"), dict):
+    if "name" not in obj and type(obj.get("function")) is dict:
         obj = obj["function"]  # OpenAI tool_calls entry
     name = obj.get("name")
     if not isinstance(name, str):
@@ -183,9 +188,22 @@ def _decode(text: str) -> Any:
     if match is None:
         return None
     try:
-        return _DECODER.raw_decode(text, match.start())[0]
-    except (ValueError, RecursionError):
+        return _SCAN(text, match.start())[0]
+    except (StopIteration, ValueError, RecursionError):
         return None
+
+
+def _tagged_blocks(text: str) -> list[str]:
+    """The contents of call tags; a tag left open runs to the next tag or the end."""
+    blocks = []
+    start = -1
+    for tag in _TAG_RE.finditer(text):
+        if start >= 0:
+            blocks.append(text[start : tag.start()])
+        start = -1 if tag.group(1) else tag.end()
+    if start >= 0:
+        blocks.append(text[start:])
+    return blocks
 
 
 def _calls_in_blocks(blocks: Iterable[str]) -> list[Call]:
@@ -198,19 +216,12 @@ def _calls_in_blocks(blocks: Iterable[str]) -> list[Call]:
 
 
 def _calls_in_bare(text: str) -> list[Call] | None:
-    stripped = text.strip()
-    try:
-        found = _calls_from_json(json.loads(stripped))
-        if found:
-            return found
-    except (ValueError, RecursionError):
-        pass
     for tries, match in enumerate(_JSON_START_RE.finditer(text)):
         if tries >= _MAX_BARE_TRIES:
             break
         try:
-            value, _ = _DECODER.raw_decode(text, match.start())
-        except (ValueError, RecursionError):
+            value = _SCAN(text, match.start())[0]
+        except (StopIteration, ValueError, RecursionError):
             continue
         found = _calls_from_json(value)
         if found:
@@ -228,13 +239,16 @@ def parse_calls(text: Any) -> list[Call] | None:
     >>> parse_calls('Sure. <tool_call>{"name": "f", "parameters": {"x": 1}}</tool_call>')
     [{'name': 'f', 'arguments': {'x': 1}}]
     """
-    text = _as_text(text)
-    if not text or ("{" not in text and "<" not in text):
-        return None
+    return _parse(text if type(text) is str else _as_text(text))
+
+
+def _parse(text: str) -> list[Call] | None:
     if "<" in text:
-        tagged = _TOOLCALL_RE.findall(text) + _QWEN_RE.findall(text)
+        tagged = _tagged_blocks(text)
         if tagged:
             return _calls_in_blocks(tagged)
+    elif "{" not in text:
+        return None
     if "```" in text:
         fenced = _calls_in_blocks(_FENCE_RE.findall(text))
         if fenced:
@@ -260,15 +274,16 @@ def _truth_calls(ground_truth: str) -> list[Call] | None:
 def _requests(text: str) -> list[str]:
     """The sentences of ``text`` (lowercased) that ask the user for something."""
     out = []
-    for raw in _SENTENCE_SPLIT_RE.split(text.lower().replace("\u2019", "'")):
+    for raw in _SENTENCE_RE.findall(text.lower().replace("\u2019", "'")):
         sentence = raw.strip(" \t\"'*_-")
-        if not sentence or _OFFER_RE.search(sentence):
-            continue
         if (
             sentence.endswith("?")
             or _INTERROGATIVE_RE.match(sentence)
-            or _REQUEST_RE.search(sentence)
-        ):
+            or _REQUEST_START_RE.match(sentence)
+            or (
+                ("please" in sentence or "need" in sentence) and _REQUEST_INSIDE_RE.search(sentence)
+            )
+        ) and not _OFFER_RE.search(sentence):
             out.append(sentence)
     return out
 
@@ -293,18 +308,20 @@ def classify(completion: Any) -> Did:
 
 def _same(a: Any, b: Any) -> bool:
     """Type-aware equality: 50 == 50.0, but "50" != 50, True != 1 and "[1]" != [1]."""
-    ta, tb = type(a), type(b)
-    if ta is bool or tb is bool:
-        return ta is tb and a == b
-    if ta in (int, float) and tb in (int, float):
+    ta = type(a)
+    if ta is type(b):
+        if ta is dict:
+            if len(a) != len(b):
+                return False
+            for key, value in a.items():
+                if key not in b or not _same(value, b[key]):
+                    return False
+            return True
+        if ta is list:
+            return len(a) == len(b) and all(map(_same, a, b))
         return bool(a == b)
-    if ta is not tb:
-        return False
-    if ta is dict:
-        return a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
-    if ta is list:
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
+    # type(True) is bool, so only real numbers pass here
+    return ta in _NUMBERS and type(b) in _NUMBERS and bool(a == b)
 
 
 def _loose(value: Any) -> Any:
@@ -339,25 +356,40 @@ def _loose(value: Any) -> Any:
     return value
 
 
-def _defaults(tools: Sequence[Any] | None, name: str) -> dict[str, Any]:
-    """Defaults of the optional parameters of tool ``name`` in ``tools`` (function dicts)."""
-    for tool in tools or ():
-        if not isinstance(tool, Mapping):
-            continue
-        fn = tool.get("function", tool)
-        if not isinstance(fn, Mapping) or fn.get("name") != name:
+ToolIndex = tuple[dict[str, dict[str, Any]], dict[str, frozenset[str]]]
+_INDEX_CACHE: dict[int, tuple[Any, ToolIndex]] = {}
+
+
+def _tool_index(tools: Sequence[Any]) -> ToolIndex:
+    """Per tools list: the optional parameters' defaults by tool, and a memo of clarify targets.
+
+    Memoized for tuples (what :func:`prompt_tools` returns): the cache holds the tuple itself,
+    so its id cannot be reused while the entry lives.
+    """
+    hit = _INDEX_CACHE.get(id(tools))
+    if hit is not None and hit[0] is tools:
+        return hit[1]
+    index: dict[str, dict[str, Any]] = {}
+    for tool in tools:
+        fn = tool.get("function", tool) if isinstance(tool, dict) else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
             continue
         params = fn.get("parameters") or fn.get("inputSchema") or {}
-        props = params.get("properties") if isinstance(params, Mapping) else None
-        if not isinstance(props, Mapping):
-            return {}
+        props = params.get("properties") if isinstance(params, dict) else None
+        if not isinstance(props, dict):
+            continue
         required = params.get("required") or ()
-        return {
+        index[fn["name"]] = {
             key: prop["default"]
             for key, prop in props.items()
-            if isinstance(prop, Mapping) and "default" in prop and key not in required
+            if isinstance(prop, dict) and "default" in prop and key not in required
         }
-    return {}
+    result: ToolIndex = (index, {})
+    if isinstance(tools, tuple):
+        if len(_INDEX_CACHE) > 256:
+            _INDEX_CACHE.clear()
+        _INDEX_CACHE[id(tools)] = (tools, result)
+    return result
 
 
 def _drop_defaults(args: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
@@ -371,13 +403,15 @@ def _call_credit(pred: Call, truth: Call, tools: Sequence[Any] | None) -> float:
     if pred["name"] != truth["name"]:
         return 0.0
     got, want = pred["arguments"], truth["arguments"]
-    if not isinstance(got, dict) or not isinstance(want, dict):
-        return 1.0 if _same(got, want) else NAME_CREDIT
-    if tools:
-        defaults = _defaults(tools, truth["name"])
-        got, want = _drop_defaults(got, defaults), _drop_defaults(want, defaults)
     if _same(got, want):
         return 1.0
+    if not isinstance(got, dict) or not isinstance(want, dict):
+        return NAME_CREDIT
+    if tools:
+        defaults = _tool_index(tools)[0].get(truth["name"], {})
+        got, want = _drop_defaults(got, defaults), _drop_defaults(want, defaults)
+        if _same(got, want):
+            return 1.0
     keys = got.keys() | want.keys()
     right = 0.0
     for key in keys:
@@ -393,6 +427,8 @@ def _match_calls(pred: list[Call], truth: list[Call], tools: Sequence[Any] | Non
     """Best one-to-one matching of predicted to true calls, as a share of the larger side."""
     if not pred or not truth:
         return 0.0
+    if len(pred) == 1 == len(truth):
+        return _call_credit(pred[0], truth[0], tools)
     credit = [[_call_credit(p, t, tools) for t in truth] for p in pred]
     n_pred, n_truth = len(pred), len(truth)
     if min(n_pred, n_truth) == 1:
@@ -426,6 +462,7 @@ def _match_calls(pred: list[Call], truth: list[Call], tools: Sequence[Any] | Non
 # --- clarify ---------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
@@ -462,6 +499,16 @@ def _targets(missing: str, tools: Sequence[Any] | None, truth: str) -> frozenset
     Without a schema (verl passes none) the content words of the gold question's requests also
     count, since a name alone ("origin", "amount") rarely appears in a natural question.
     """
+    memo = _tool_index(tools)[1] if isinstance(tools, tuple) else {}
+    schema_targets = memo.get(missing)
+    if schema_targets is None:
+        schema_targets = memo[missing] = _schema_targets(missing, tools)
+    if schema_targets:
+        return schema_targets
+    return _arg_targets(missing, "", "", "") | _gold_targets(truth)
+
+
+def _schema_targets(missing: str, tools: Sequence[Any] | None) -> frozenset[str]:
     targets: set[str] = set()
     for tool in tools or ():
         fn = tool.get("function", tool) if isinstance(tool, Mapping) else None
@@ -473,9 +520,7 @@ def _targets(missing: str, tools: Sequence[Any] | None, truth: str) -> frozenset
             ask = hint.get("ask", "") if isinstance(hint, Mapping) else ""
             kind = prop.get("format") or prop.get("type") or ""
             targets |= _arg_targets(missing, str(prop.get("description", "")), str(ask), str(kind))
-    if targets:
-        return frozenset(targets)
-    return _arg_targets(missing, "", "", "") | _gold_targets(truth)
+    return frozenset(targets)
 
 
 @lru_cache(maxsize=4096)
@@ -483,9 +528,8 @@ def _gold_targets(truth: str) -> frozenset[str]:
     return _content_stems(" ".join(_requests(truth)))
 
 
-def _asks_for(requests: list[str], targets: frozenset[str]) -> bool:
-    for sentence in requests:
-        stems = {_stem(w) for w in _WORD_RE.findall(sentence)}
+def _asks_for(requests: list[tuple[str, set[str]]], targets: frozenset[str]) -> bool:
+    for sentence, stems in requests:
         if stems & targets:
             return True
         if any(" " in t and t in sentence for t in targets):
@@ -496,7 +540,7 @@ def _asks_for(requests: list[str], targets: frozenset[str]) -> bool:
 
 
 def _clarify_score(text: str, truth: str, missing: Sequence[Any], tools: Any) -> float:
-    requests = _requests(text)
+    requests = [(s, set(map(_stem, _WORD_RE.findall(s)))) for s in _requests(text)]
     if not requests:
         return 0.0
     names = [m for m in missing if isinstance(m, str) and m]
@@ -585,10 +629,10 @@ def score(
         mode: ``strict`` (partial credit, hard to game) or ``aws`` (the reference tiers).
     """
     try:
-        text = _as_text(completion)
-        truth = _as_text(ground_truth)
+        text = completion if type(completion) is str else _as_text(completion)
+        truth = ground_truth if type(ground_truth) is str else _as_text(ground_truth)
         truth_calls = _truth_calls(truth)
-        pred = parse_calls(text)
+        pred = _parse(text)
         if mode == "aws":
             return _aws_score(pred, truth_calls)
         if mode != "strict":
@@ -615,7 +659,7 @@ def prompt_tools(prompt: Any) -> tuple[dict[str, Any], ...]:
         return _tools_in(prompt) if "<tools>" in prompt else ()
     if isinstance(prompt, list | tuple):
         for message in prompt:
-            if isinstance(message, Mapping) and message.get("role") == "system":
+            if isinstance(message, dict) and message.get("role") == "system":
                 content = message.get("content")
                 if isinstance(content, str):
                     return _tools_in(content)
@@ -638,8 +682,8 @@ def _rewards(prompts: Any, completions: Any, mode: str, kwargs: dict[str, Any]) 
     for prompt, completion, rm, extra in zip(
         prompts, completions, reward_models, extra_infos, strict=True
     ):
-        truth = rm.get("ground_truth") if isinstance(rm, Mapping) else None
-        extra = extra if isinstance(extra, Mapping) else {}
+        truth = rm.get("ground_truth") if isinstance(rm, dict) else None
+        extra = extra if isinstance(extra, dict) else {}
         try:
             tools = prompt_tools(prompt)
         except Exception:  # a malformed prompt only loses the schemas

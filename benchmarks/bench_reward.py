@@ -1,0 +1,108 @@
+"""Reward throughput: completions scored per second, strict and aws modes beside the reference.
+
+Builds the default dataset (or reads ``--data DIR``), draws ``--pairs`` (completion, row) pairs
+of every kind (gold answers, near misses, wrong tools, questions, refusals, broken markup) with
+the generator the tests use, and times, in the same run and on the same pairs:
+
+- ``reference``: the reference document's reward, literally (``tests/test_reward.py``);
+- ``aws``: ``score(..., mode="aws")``;
+- ``strict``: ``score(...)`` with behavior, missing arguments and the prompt's tool schemas;
+- ``strict via trl_reward``: the TRL adapter in batches of 64, as ``GRPOTrainer`` calls it.
+
+Run: ``python benchmarks/bench_reward.py`` (about a minute on one core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from test_reward import make_pairs, reference_reward  # noqa: E402
+
+from factory.generate import GenerateConfig, generate  # noqa: E402
+from factory.reward import prompt_tools, score, trl_reward  # noqa: E402
+
+
+def best_rates(runs: dict[str, Callable[[], object]], n: int, repeat: int) -> dict[str, float]:
+    """Completions per second of each run's fastest round; rounds interleave the runs so that
+    a busy machine slows them all alike."""
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeat):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {name: n / seconds for name, seconds in best.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, help="a dataset folder (default: build one)")
+    parser.add_argument("--pairs", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.data or Path(tmp)
+        if args.data is None:
+            generate(GenerateConfig(out=folder))
+        rows = [
+            json.loads(line)
+            for split in ("train", "heldout")
+            for line in (folder / f"{split}.jsonl").open()
+        ]
+    pairs = make_pairs(rows, args.pairs, seed=1)
+    golds = [row["reward_model"]["ground_truth"] for _, row in pairs]
+    texts = [completion for completion, _ in pairs]
+    extras = [row["extra_info"] for _, row in pairs]
+    prompts = [row["prompt"] for _, row in pairs]
+
+    def reference() -> list[float]:
+        return [reference_reward(c, g) for c, g in zip(texts, golds, strict=True)]
+
+    def aws() -> list[float]:
+        return [score(c, g, mode="aws") for c, g in zip(texts, golds, strict=True)]
+
+    def strict() -> list[float]:
+        return [
+            score(c, g, behavior=e["behavior"], missing=e["missing"], tools=prompt_tools(p))
+            for c, g, e, p in zip(texts, golds, extras, prompts, strict=True)
+        ]
+
+    def strict_trl() -> list[float]:
+        out: list[float] = []
+        for i in range(0, len(texts), 64):
+            out += trl_reward(
+                prompts[i : i + 64],
+                texts[i : i + 64],
+                reward_model=[{"ground_truth": g} for g in golds[i : i + 64]],
+                extra_info=extras[i : i + 64],
+            )
+        return out
+
+    assert aws() == reference(), "aws mode disagrees with the reference"
+    runs = {
+        "reference (literal)": reference,
+        "aws": aws,
+        "strict": strict,
+        "strict via trl_reward": strict_trl,
+    }
+    rates = best_rates(runs, len(pairs), args.repeat)
+    base = rates["reference (literal)"]
+    print(f"{len(pairs):,} pairs, best of {args.repeat}, Python {sys.version.split()[0]}\n")
+    print("| Scorer | Completions/s | × reference |")
+    print("|---|---:|---:|")
+    for name, rate in rates.items():
+        print(f"| {name} | {rate:,.0f} | {rate / base:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
