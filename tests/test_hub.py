@@ -325,3 +325,19 @@ def test_network_failure_is_one_line(
     assert result.exit_code == 1
     assert result.stderr.startswith(f"Error: cannot reach the Hub at http://127.0.0.1:{port}")
     assert len(result.stderr.splitlines()) == 1 and TOKEN not in result.output
+
+
+def test_rejected_token_is_one_line_without_the_token(
+    toolfactory: Callable[..., Run], dataset: Path, httpserver: HTTPServer, hub_env: None
+) -> None:
+    denied = Response(
+        json.dumps({"error": "Invalid credentials in Authorization header"}),
+        status=401,
+        content_type="application/json",
+    )
+    httpserver.expect_request("/api/repos/create", method="POST").respond_with_response(denied)
+    httpserver.expect_request(f"/api/datasets/{REPO}", method="GET").respond_with_response(denied)
+    result = toolfactory("push", str(dataset), "--repo", REPO)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {REPO}: the Hub refused the upload (token rejected)")
+    assert len(result.stderr.splitlines()) == 1 and TOKEN not in result.output
