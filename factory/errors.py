@@ -36,3 +36,7 @@ class EndpointError(FactoryError):
 
 class HubError(FactoryError):
     """A Hugging Face Hub operation failed (token, repository, network)."""
+
+
+class ModelError(FactoryError):
+    """A local model folder is missing or cannot be loaded."""
