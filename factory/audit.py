@@ -418,6 +418,7 @@ def _value_key(value: Any) -> Any:
 
 _Block = tuple[Path, int, int, int]  # file, start byte, end byte, line number at start
 _BLOCK_BYTES = 32 << 20
+_PARALLEL_BYTES = 64 << 20  # below this, starting processes costs more than it saves
 
 
 def _blocks(path: Path) -> Iterator[_Block]:
@@ -440,20 +441,24 @@ def _scan_block(block: _Block) -> _Scanner:
 
 
 def _scan(files: list[Path], workers: int | None) -> _Scanner:
-    """Scan every file; slices go to worker processes when there is more than one slice."""
+    """Scan every file; big inputs go to worker processes one slice at a time."""
     blocks = [block for path in files for block in _blocks(path)]
+    size = sum(end - start for _, start, end, _ in blocks)
     workers = min(workers or os.cpu_count() or 1, len(blocks), 8)
     scanner = _Scanner()
-    if workers <= 1:
+    if workers <= 1 or size < _PARALLEL_BYTES:
         for block in blocks:
             scanner.scan(block)
         return scanner
     import multiprocessing
+    import sys
     from concurrent.futures import ProcessPoolExecutor
 
-    # spawn, not fork: the parent may already run polars threads.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    # fork where it is safe (Linux): spawn would re-run the caller's main module, which breaks
+    # scripts without an `if __name__ == "__main__"` guard. The workers use no polars, so
+    # polars threads in the parent do not matter to them.
+    method = "fork" if sys.platform == "linux" else "spawn"
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
         for part in pool.map(_scan_block, blocks):
             scanner.merge(part)
     return scanner

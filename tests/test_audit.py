@@ -332,6 +332,7 @@ def test_parallel_slices_give_the_same_report(
 
     single = audit([tmp_path], workers=1).to_dict()
     monkeypatch.setattr(factory.audit, "_BLOCK_BYTES", 64 << 10)  # ~60 slices, 2 processes
+    monkeypatch.setattr(factory.audit, "_PARALLEL_BYTES", 0)
     assert audit([tmp_path], workers=2).to_dict() == single
     assert "foreign.jsonl:7: not valid JSON" in single["checks"][0]["examples"]
 
