@@ -154,8 +154,11 @@ def _call_from(obj: Any) -> Call | None:
     if "name" not in obj and type(obj.get("function")) is dict:
         obj = obj["function"]  # OpenAI tool_calls entry
     name = obj.get("name")
-    if not isinstance(name, str):
+    if type(name) is not str:
         return None
+    if len(obj) == 2 and type(obj.get("arguments")) is dict and name == name.strip():
+        call: Call = obj  # already a call: no copy
+        return call
     args = obj["arguments"] if "arguments" in obj else obj.get("parameters", {})
     if isinstance(args, str):  # OpenAI style: arguments as a JSON string
         stripped = args.strip()
@@ -195,15 +198,8 @@ def _decode(text: str) -> Any:
 
 def _tagged_blocks(text: str) -> list[str]:
     """The contents of call tags; a tag left open runs to the next tag or the end."""
-    blocks = []
-    start = -1
-    for tag in _TAG_RE.finditer(text):
-        if start >= 0:
-            blocks.append(text[start : tag.start()])
-        start = -1 if tag.group(1) else tag.end()
-    if start >= 0:
-        blocks.append(text[start:])
-    return blocks
+    parts = _TAG_RE.split(text)  # [before, "" or "/", after, "" or "/", after, ...]
+    return [parts[i + 1] for i in range(1, len(parts), 2) if not parts[i]]
 
 
 def _calls_in_blocks(blocks: Iterable[str]) -> list[Call]:
@@ -550,6 +546,8 @@ def _clarify_score(text: str, truth: str, missing: Sequence[Any], tools: Any) ->
             return 1.0
         return 1.0 if _asks_for(requests, gold) else ASK_CREDIT
     covered = sum(_asks_for(requests, _targets(name, tools, truth)) for name in names)
+    if covered == len(names):
+        return 1.0
     return ASK_CREDIT + (1.0 - ASK_CREDIT) * covered / len(names)
 
 
@@ -591,13 +589,11 @@ def _strict_score(
     text: str,
     pred: list[Call] | None,
     truth: str,
-    truth_calls: list[Call] | None,
     behavior: str,
     missing: Any,
     tools: Any,
 ) -> float:
-    if behavior == "execute":
-        return _match_calls(pred, truth_calls, tools) if pred and truth_calls else 0.0
+    """Clarify and refuse rows (execute rows are a call matching)."""
     if pred is not None:  # a call where the row wanted a question or a refusal
         return 0.0
     if behavior == "clarify":
@@ -639,8 +635,10 @@ def score(
             return 0.0
         if behavior not in ("execute", "clarify", "refuse"):
             behavior = infer_behavior(truth, missing)
-        value = _strict_score(text, pred, truth, truth_calls, behavior, missing, tools)
-        return min(1.0, max(0.0, float(value)))
+        if behavior == "execute":
+            return _match_calls(pred, truth_calls, tools) if pred and truth_calls else 0.0
+        value = _strict_score(text, pred, truth, behavior, missing, tools)
+        return min(1.0, max(0.0, value))
     except Exception:  # the reward must be total: anything unexpected scores 0.0
         return 0.0
 
@@ -658,6 +656,10 @@ def prompt_tools(prompt: Any) -> tuple[dict[str, Any], ...]:
     if isinstance(prompt, str):
         return _tools_in(prompt) if "<tools>" in prompt else ()
     if isinstance(prompt, list | tuple):
+        first = prompt[0] if prompt else None
+        if type(first) is dict and first.get("role") == "system":  # the usual layout
+            content = first.get("content")
+            return _tools_in(content) if type(content) is str else ()
         for message in prompt:
             if isinstance(message, dict) and message.get("role") == "system":
                 content = message.get("content")
