@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .audit import BEHAVIORS, AuditReport, audit, dataset_files, report_json
-from .errors import ConfigError, HubError
+from .errors import ConfigError, DatasetError, HubError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -80,11 +80,16 @@ def _schema(extra_info_keys: list[str], columns: list[str]) -> pa.Schema:
 
 
 def _read_rows(files: list[Path]) -> Iterator[dict[str, Any]]:
+    """The JSON objects of ``files``; lines the audit reported as malformed are left out."""
     for path in files:
-        with path.open(encoding="utf-8") as handle:
+        with path.open(encoding="utf-8", errors="replace") as handle:
             for line in handle:
-                if line.strip():
-                    yield json.loads(line)
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(row, dict):
+                    yield row
 
 
 def _layout(files: list[Path]) -> tuple[list[str], list[str]]:
@@ -126,18 +131,26 @@ def write_parquet(files: list[Path], path: Path) -> tuple[int, int]:
     columns, info_keys = _layout(files)
     schema = _schema(info_keys, columns)
     rows = nbytes = 0
+
+    def write(batch: list[dict[str, Any]]) -> None:
+        nonlocal rows, nbytes
+        try:
+            table = pa.Table.from_pylist(batch, schema=schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+            names = ", ".join(p.name for p in files)
+            raise DatasetError(f"{names}: rows do not fit the row layout ({err})") from err
+        writer.write_table(table)
+        rows, nbytes = rows + table.num_rows, nbytes + table.nbytes
+
     with pq.ParquetWriter(path, schema) as writer:
         batch: list[dict[str, Any]] = []
         for row in _read_rows(files):
             batch.append(_arrow_row(row, schema))
             if len(batch) >= _BATCH:
-                table = pa.Table.from_pylist(batch, schema=schema)
-                writer.write_table(table)
-                rows, nbytes, batch = rows + table.num_rows, nbytes + table.nbytes, []
+                write(batch)
+                batch = []
         if batch:
-            table = pa.Table.from_pylist(batch, schema=schema)
-            writer.write_table(table)
-            rows, nbytes = rows + table.num_rows, nbytes + table.nbytes
+            write(batch)
     return rows, nbytes
 
 

@@ -341,3 +341,22 @@ def test_rejected_token_is_one_line_without_the_token(
     assert result.exit_code == 1
     assert result.stderr.startswith(f"Error: {REPO}: the Hub refused the upload (token rejected)")
     assert len(result.stderr.splitlines()) == 1 and TOKEN not in result.output
+
+
+def test_forced_push_leaves_out_bad_json_and_names_rows_that_do_not_fit(
+    toolfactory: Callable[..., Run], dataset: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    with (dataset / "train.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write("{not json\n")
+    result = toolfactory("push", str(dataset), "--repo", REPO, "--dry-run", "--force")
+    assert result.exit_code == 0, result.output
+    assert pq.read_metadata(dataset / "hub" / "data" / "train.parquet").num_rows == 1500
+
+    with (dataset / "train.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write('{"prompt": 5, "reward_model": {"ground_truth": "x"}}\n')
+    result = toolfactory("push", str(dataset), "--repo", REPO, "--dry-run", "--force")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: train.jsonl: rows do not fit the row layout")
+    assert (dataset / "hub" / "data" / "train.parquet").exists()  # the earlier folder is kept
