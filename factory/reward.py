@@ -32,7 +32,7 @@ from itertools import permutations
 from json.scanner import make_scanner
 from typing import Any, Literal
 
-from .formats import tools_from_system
+from factory.formats import tools_from_system  # absolute: verl loads this file by path
 
 Mode = Literal["strict", "aws"]
 Did = Literal["call", "ask", "refuse"]

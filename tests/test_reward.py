@@ -783,3 +783,19 @@ def test_a_real_grpo_step_calls_trl_reward(tmp_path: Path) -> None:
             tools=prompt_tools(ROWS[0]["prompt"]),
         )
     assert any("reward" in key for key in trainer.state.log_history[0])
+
+
+def test_verl_loads_the_reward_file_by_path() -> None:
+    """verl imports ``custom_reward_function.path`` as a loose file, outside the package."""
+    import importlib.util
+
+    import factory.reward
+
+    spec = importlib.util.spec_from_file_location("custom_module", factory.reward.__file__)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (
+        module.compute_score("toolfactory", REFUSAL, "I can't help.", {"behavior": "refuse"}) == 1.0
+    )
+    assert module.compute_score("toolfactory", tagged(WEATHER), truth(WEATHER)) == 1.0
