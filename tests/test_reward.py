@@ -733,9 +733,8 @@ def test_wrappers_agree_on_every_entry_point() -> None:
 def test_a_real_grpo_step_calls_trl_reward(tmp_path: Path) -> None:
     pytest.importorskip("trl")
     from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
-
     from tinymodel import build_tiny_qwen  # tests/ is on sys.path under pytest
+    from trl import GRPOConfig, GRPOTrainer
 
     model = build_tiny_qwen(tmp_path / "tiny")
     seen: list[dict[str, Any]] = []
