@@ -220,8 +220,11 @@ def toolfactory(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str
                           capture_output=True, text=True, timeout=600)  # fmt: skip
 
 
-def paraphrase_args(out: Path, url: str, cache: Path, *extra: str) -> list[str | Path]:
-    return ["generate", "--out", out, "--train", "20", "--heldout", "10", "--quiet",
+def paraphrase_args(
+    out: Path, url: str, cache: Path, *extra: str, rows: int = 30
+) -> list[str | Path]:
+    train, heldout = str(rows * 2 // 3), str(rows - rows * 2 // 3)
+    return ["generate", "--out", out, "--train", train, "--heldout", heldout, "--quiet",
             "--paraphrase", "--paraphrase-share", "1", "--base-url", url, "--model", "smollm2",
             "--cache", cache, *extra]  # fmt: skip
 
@@ -286,7 +289,7 @@ def test_server_killed_mid_run_falls_back_warns_and_resumes_from_cache(llama_ser
     out, cache = tmp_path / "out", tmp_path / "cache"
     with LlamaServer() as server:
         args = paraphrase_args(out, server.base_url, cache, "--concurrency", "1",
-                               "--max-retries", "1")  # fmt: skip
+                               "--max-retries", "1", rows=15)  # fmt: skip
         process = subprocess.Popen([sys.executable, "-m", "factory", *map(str, args)],
                                    cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True)  # fmt: skip
@@ -300,14 +303,14 @@ def test_server_killed_mid_run_falls_back_warns_and_resumes_from_cache(llama_ser
     report = json.loads((out / "manifest.json").read_text())["paraphrase"]
     answered = report["kept"] + sum(report["rejected"].values())
     assert answered >= 3 and report["failed"] > 0
-    assert answered + report["failed"] == 30
-    assert f"Warning: {report['failed']} of 30 paraphrase requests failed" in stderr
+    assert answered + report["failed"] == 15
+    assert f"Warning: {report['failed']} of 15 paraphrase requests failed" in stderr
     rows = read_rows(out)
-    assert len(rows) == 30
+    assert len(rows) == 15
     assert sum(r["extra_info"]["paraphrased"] for r in rows) == report["kept"]
 
     # A second run with the same cache asks only for what the first one did not get.
-    again = toolfactory(*paraphrase_args(out, llama_server.base_url, cache), cwd=tmp_path)
+    again = toolfactory(*paraphrase_args(out, llama_server.base_url, cache, rows=15), cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     resumed = json.loads((out / "manifest.json").read_text())["paraphrase"]
     assert resumed["endpoint"]["cached"] == answered
