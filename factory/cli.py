@@ -8,12 +8,18 @@ and exit status 1.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .errors import FactoryError
+from .errors import ConfigError, FactoryError
+from .formats import FORMATS
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 app = typer.Typer(
     name="toolfactory",
@@ -44,6 +50,141 @@ def _root(
 
 
 # --- generate + specs (generator) -------------------------------------------------------------
+
+
+def _parse_shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise typer.BadParameter("expected i/n, e.g. 0/4") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise typer.BadParameter(f"{text}: need 0 <= i < n")
+    return i, n
+
+
+def _generate_config(**opts: object) -> object:
+    from pydantic import ValidationError
+
+    from .generate import GenerateConfig
+
+    try:
+        return GenerateConfig(**opts)  # type: ignore[arg-type]
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"--{field.replace('_', '-')}: {first['msg']}") from None
+
+
+@app.command()
+def generate(
+    specs: Annotated[
+        list[Path] | None, typer.Option(help="Spec file or folder (repeatable); default: bundled.")
+    ] = None,
+    heldout_tools: Annotated[
+        str | None, typer.Option(help="Comma-separated held-out tools; default: ~20% picked.")
+    ] = None,
+    train: Annotated[int, typer.Option(min=1, help="Rows in train.jsonl.")] = 1500,
+    heldout: Annotated[int, typer.Option(min=0, help="Rows in heldout.jsonl.")] = 300,
+    mix: Annotated[str, typer.Option(help="execute/clarify/refuse shares.")] = "60/25/15",
+    seed: Annotated[int, typer.Option(help="Same inputs + seed = byte-identical files.")] = 0,
+    fmt: Annotated[str, typer.Option("--format", help="Answer format: aws, qwen or openai.")] = "aws",
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("outputs/default"),
+    multi_share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of execute rows needing two calls.")
+    ] = 0.1,
+    templates: Annotated[
+        list[Path] | None, typer.Option(help="Extra templates folder, searched first (repeatable).")
+    ] = None,
+    max_tools: Annotated[int, typer.Option(min=1, help="Tools listed per system prompt.")] = 8,
+    shard: Annotated[str | None, typer.Option(help="Write only slice i of n (0-based), e.g. 0/4.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    paraphrase: Annotated[
+        bool, typer.Option("--paraphrase", help="Rewrite a share of prompts with an LLM.")
+    ] = False,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint URL.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name at the endpoint.")] = None,
+    api_key: Annotated[str, typer.Option(envvar="OPENAI_API_KEY", show_default=False)] = "",
+    paraphrase_share: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.5,
+    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight.")] = 8,
+    max_retries: Annotated[int, typer.Option(min=0, help="On timeouts, 429, 5xx.")] = 3,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request.")] = 60.0,
+    cache: Annotated[Path, typer.Option(help="Paraphrase cache.")] = Path("outputs/.cache"),
+) -> None:
+    """Generate train.jsonl + heldout.jsonl + manifest.json (bundled tools when no --specs)."""
+    from .generate import generate as run_generate
+    from .plan import parse_mix
+
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    cfg = _generate_config(
+        specs=specs or [], train=train, heldout=heldout, mix=parse_mix(mix), seed=seed, fmt=fmt,
+        out=out, multi_share=multi_share, templates=templates or [], max_tools=max_tools,
+        shard=_parse_shard(shard),
+        heldout_tools=[t.strip() for t in heldout_tools.split(",") if t.strip()]
+        if heldout_tools else None,
+    )
+    paraphraser = None
+    if paraphrase:
+        from .endpoint import endpoint_settings
+        from .paraphrase import Paraphraser
+
+        settings = endpoint_settings(
+            base_url=base_url, model=model, api_key=api_key, concurrency=concurrency,
+            max_retries=max_retries, timeout=timeout, cache=cache, needed_by="--paraphrase",
+        )
+        paraphraser = Paraphraser(settings, share=paraphrase_share, seed=seed, progress=not quiet)
+    with _progress(quiet or paraphrase) as progress:  # the paraphrase bar replaces this one
+        manifest = run_generate(cfg, progress=progress, paraphraser=paraphraser)  # type: ignore[arg-type]
+    if paraphraser is not None:
+        typer.echo(paraphraser.summary())
+        if warning := paraphraser.warning():
+            typer.echo(f"Warning: {warning}", err=True)
+    for split, c in manifest["counts"].items():
+        mix_text = "/".join(str(c["behavior"].get(b, 0)) for b in ("execute", "clarify", "refuse"))
+        typer.echo(f"{split}: {c['rows']} rows (execute/clarify/refuse {mix_text}) "
+                   f"over {', '.join(manifest['tools'][split])}")
+    typer.echo(f"wrote {out}/ ({', '.join(f['path'] for f in manifest['files'].values())}, manifest)")
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A rich progress bar on stderr, one task per split."""
+    if quiet:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def update(split: str, done: int, total: int) -> None:
+            if split not in tasks:
+                tasks[split] = bar.add_task(split, total=total)
+            bar.update(tasks[split], completed=done)
+
+        yield update
+
+
+@specs_app.command("validate")
+def specs_validate(
+    path: Annotated[Path, typer.Argument(help="Spec file or folder.")],
+) -> None:
+    """List the tools found under PATH and report every problem (exit 1 if any)."""
+    from .specs import validate_path
+
+    tools, problems = validate_path(path)
+    for tool in tools:
+        req = ", ".join(tool.required) or "-"
+        opt = ", ".join(tool.optional) or "-"
+        typer.echo(f"{tool.name}  required: {req}  optional: {opt}  ({tool.source})")
+    for problem in problems:
+        typer.echo(f"problem: {problem}", err=True)
+    typer.echo(f"{len(tools)} tool(s), {len(problems)} problem(s)")
+    if problems:
+        raise typer.Exit(code=1)
 
 # --- score (reward) ---------------------------------------------------------------------------
 

@@ -1,0 +1,317 @@
+"""Build one execute / clarify / refuse example from a tool, a register and a row RNG.
+
+Every builder returns an :class:`Example`; values come from :mod:`factory.values`, phrasing
+from :mod:`factory.templates`. Execute gold calls hold exactly the arguments the user text
+states; clarify rows leave at least one required argument out and ask for it; refuse rows
+are harmful or out-of-scope requests (many of them misuse a listed tool) with a polite answer.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .specs import ToolSpec
+from .templates import REGISTERS, Library, Line
+from .values import Pools, Value, join_words, sample
+
+_VERB_S = {"returns": "return", "gets": "get", "fetches": "fetch", "finds": "find",
+           "retrieves": "retrieve", "searches": "search", "computes": "compute",
+           "calculates": "calculate", "creates": "create", "sends": "send", "lists": "list",
+           "converts": "convert", "looks": "look", "checks": "check", "provides": "provide",
+           "translates": "translate", "generates": "generate", "updates": "update"}
+_CLARIFY_LEADS = ("", "", "I can help with that. ", "Sure! ")
+_JOINERS = {
+    "formal": ("{a} Additionally, {b}", "{a} I would also like the following: {b}"),
+    "casual": ("{a} also {b}", "{a} and then {b}"),
+    "terse": ("{a}; {b}", "{a} + {b}"),
+}
+_CASUAL_LEADS = ("", "", "hey, ", "ok so ", "quick question: ")
+# Greetings and sign-offs a user adds around a request; they multiply phrasing variety.
+_DRESSING = {
+    "formal": (
+        ("Hello. ", "Good morning. ", "Good afternoon. ", "Hi there. ", "I hope you can help. ",
+         "Excuse me. "),
+        (" Thank you.", " Thank you in advance.", " Many thanks.", " I appreciate your help.",
+         " Thanks for your assistance."),
+    ),
+    "casual": (
+        ("hey! ", "hi, ", "ok, ", "yo, ", "hey there, ", "so, "),
+        (" thx", " thanks!", " :)", " cheers", " ty!", " appreciate it"),
+    ),
+    "terse": (("", "pls ", "q: "), (" pls", " thx", " asap", " ?", " now")),
+}
+
+
+@dataclass(slots=True, frozen=True)
+class Example:
+    """One built example before it becomes a row."""
+
+    user: str
+    ground_truth: str
+    tools: list[str]
+    missing: list[str]
+    category: str | None
+    template: str
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+def _label(name: str, schema: dict[str, Any]) -> str:
+    """A short noun phrase for a parameter: its description if short, else its name."""
+    desc = re.sub(r"\s*\(.*?\)", "", str(schema.get("description", ""))).strip().rstrip(".")
+    if desc and len(desc.split()) <= 8:
+        return _lower_first(desc)
+    return name.replace("_", " ")
+
+
+def tool_action(tool: ToolSpec) -> str:
+    """The tool's description as an imperative phrase ('get the weather forecast for a city')."""
+    first = re.split(r"(?<=[.!?])\s", tool.description.strip(), maxsplit=1)[0].rstrip(".!? ")
+    if not first:
+        return f"use {tool.name.replace('_', ' ')}"
+    head, _, rest = first.partition(" ")
+    verb = _VERB_S.get(head.lower(), head.lower() if head[:1].isupper() else head)
+    return f"{verb} {rest}".strip()
+
+
+def _call(tool: ToolSpec, values: dict[str, Value]) -> dict[str, Any]:
+    args = {p: values[p].value for p in tool.properties if p in values}
+    return {"name": tool.name, "arguments": args}
+
+
+def ask_question(tool: ToolSpec, missing: list[str], rng: random.Random) -> str:
+    """The clarifying question for the missing arguments (``x-factory.ask`` or built)."""
+    asks = []
+    plain = []
+    for p in missing:
+        schema = tool.properties[p]
+        hint = (schema.get("x-factory") or {}).get("ask")
+        if hint:
+            asks.append(str(hint))
+        else:
+            plain.append(_label(p, schema))
+    if plain:
+        asks.append(f"Could you tell me the {join_words(plain, 'and the')}?")
+    return rng.choice(_CLARIFY_LEADS) + " ".join(asks)
+
+
+class Builder:
+    """Example builders for one run: tools, templates and value pools bound once."""
+
+    def __init__(self, tools: list[ToolSpec], lib: Library, pools: Pools) -> None:
+        self.tools = {t.name: t for t in tools}
+        self.lib = lib
+        self.pools = pools
+        self.exec_lines: dict[tuple[str, str], list[Line]] = {}
+        self.clar_lines: dict[tuple[str, str], list[Line]] = {}
+        for tool in tools:
+            required = set(tool.required)
+            for reg in REGISTERS:
+                lines = lib.tool_lines.get(tool.name, {}).get(reg, [])
+                self.exec_lines[tool.name, reg] = [ln for ln in lines if required <= ln.slots]
+                self.clar_lines[tool.name, reg] = [ln for ln in lines if not required <= ln.slots]
+
+    # -- execute -------------------------------------------------------------------------------
+
+    def execute_call(
+        self, tool: ToolSpec, register: str, rng: random.Random
+    ) -> tuple[str, dict[str, Any], str]:
+        """(user text, gold call, template id) for one call of ``tool``."""
+        lines = self.exec_lines[tool.name, register]
+        if lines:
+            line = rng.choice(lines)
+            values = self._values(tool, line.slots, set(tool.required), rng)
+            text = line.render(self._context(line, values))
+            values = {p: v for p, v in values.items() if _stated(tool, p, v, text)}
+            return text, _call(tool, values), line.id
+        keep = set(tool.required)
+        keep |= {p for p in tool.optional if rng.random() < 0.5}
+        values = self._values(tool, keep, keep, rng)
+        line = rng.choice(self.lib.generic[register])
+        return self._generic(tool, line, values, register), _call(tool, values), line.id
+
+    def execute(self, tool: ToolSpec, register: str, rng: random.Random) -> Example:
+        text, call, tid = self.execute_call(tool, register, rng)
+        text = _noise(text, register, _texts_of(call), rng)
+        return Example(text, json.dumps([call], ensure_ascii=False), [tool.name], [], None, tid)
+
+    def multi(
+        self, first: ToolSpec, second: ToolSpec, register: str, rng: random.Random
+    ) -> Example:
+        """One request that needs two calls (same or different tools)."""
+        text_a, call_a, tid_a = self.execute_call(first, register, rng)
+        for _ in range(8):
+            text_b, call_b, tid_b = self.execute_call(second, register, rng)
+            if call_b != call_a:
+                break
+        joiner = rng.choice(_JOINERS[register])
+        protected = _texts_of(call_a) + _texts_of(call_b)
+        b = text_b if _starts_with_value(text_b, protected) else _lower_first(text_b)
+        text = joiner.format(a=_end_sentence(text_a, register), b=b)
+        calls = [call_a, call_b]
+        text = _noise(text, register, protected, rng)
+        names = list(dict.fromkeys([first.name, second.name]))
+        return Example(text, json.dumps(calls, ensure_ascii=False), names, [], None,
+                       f"{tid_a}+{tid_b}")
+
+    # -- clarify -------------------------------------------------------------------------------
+
+    def clarify(self, tool: ToolSpec, register: str, rng: random.Random) -> Example:
+        lines = self.clar_lines[tool.name, register]
+        if lines:
+            line = rng.choice(lines)
+            missing = [p for p in tool.required if p not in line.slots]
+            present = {p for p in tool.required if p in line.slots}
+            values = self._values(tool, line.slots, present, rng)
+            text = line.render(self._context(line, values))
+            tid = line.id
+        else:
+            required = list(tool.required)
+            k = 2 if len(required) > 2 and rng.random() < 0.3 else 1
+            missing = sorted(rng.sample(required, k), key=required.index)
+            keep = {p for p in required if p not in missing}
+            keep |= {p for p in tool.optional if rng.random() < 0.4}
+            values = self._values(tool, keep, keep, rng)
+            line = rng.choice(self.lib.generic[register])
+            text = self._generic(tool, line, values, register)
+            tid = line.id
+        text = _noise(text, register, [v.text for v in values.values()], rng)
+        question = ask_question(tool, missing, rng)
+        return Example(text, question, [tool.name], missing, None, tid)
+
+    # -- refuse --------------------------------------------------------------------------------
+
+    def refuse(
+        self, category: str, split_tools: list[ToolSpec], register: str, rng: random.Random
+    ) -> Example:
+        misuse = [
+            (tool, line)
+            for tool in split_tools
+            for line in self.lib.misuse.get(tool.name, [])
+            if line.category == category
+        ]
+        if misuse and rng.random() < 0.5:
+            tool, line = rng.choice(misuse)
+            values = self._values(tool, line.slots, set(line.slots), rng)
+            text = line.render(self._context(line, values))
+            tools = [tool.name]
+        else:
+            line = rng.choice(self.lib.refuse[category])
+            text = line.render(self._refuse_context(line, rng))
+            tools = []
+        text = _register_refusal(text, register, rng)
+        specific = self.lib.answers.get(category, [])
+        pool = specific if specific and rng.random() < 0.6 else self.lib.answers["*"]
+        return Example(text, rng.choice(pool), tools, [], category, line.id)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _values(
+        self, tool: ToolSpec, slots: frozenset[str] | set[str], always: set[str],
+        rng: random.Random,
+    ) -> dict[str, Value]:
+        """Sample the slots the template uses: ``always`` ones, and each other one half the time."""
+        out = {}
+        for p in tool.properties:
+            if p in slots and (p in always or rng.random() < 0.5):
+                out[p] = sample(tool.properties[p], p, rng, self.pools)
+        return out
+
+    @staticmethod
+    def _context(line: Line, values: dict[str, Value]) -> dict[str, str]:
+        return {s: (values[s].text if s in values else "") for s in line.slots}
+
+    def _refuse_context(self, line: Line, rng: random.Random) -> dict[str, str]:
+        ctx = {}
+        for slot in line.slots:
+            if slot == "person_possessive":
+                ctx[slot] = rng.choice(self.pools.get("person")) + "'s"
+            else:
+                ctx[slot] = rng.choice(self.pools.get(slot))
+        return ctx
+
+    def _generic(
+        self, tool: ToolSpec, line: Line, values: dict[str, Value], register: str
+    ) -> str:
+        props = tool.properties
+        if register == "formal":
+            details = join_words([f"the {_label(p, props[p])} is {v.text}" for p, v in values.items()])
+        elif register == "casual":
+            details = ", ".join(f"{_label(p, props[p])}: {v.text}" for p, v in values.items())
+        else:
+            details = ", ".join(f"{p.replace('_', ' ')} {v.text}" for p, v in values.items())
+        ctx = {"action": tool_action(tool), "details": details,
+               "tool": tool.name.replace("_", " ")}
+        return line.render(ctx)
+
+
+def _stated(tool: ToolSpec, name: str, value: Value, text: str) -> bool:
+    """Keep an argument in the gold call only if the rendered text states it."""
+    if name in tool.required or isinstance(value.value, bool):
+        return True
+    return value.text in text
+
+
+def _texts_of(call: dict[str, Any]) -> list[str]:
+    out = []
+    for v in call["arguments"].values():
+        if isinstance(v, list):
+            out.extend(str(x) for x in v)
+        else:
+            out.append(str(v))
+    return out
+
+
+def _starts_with_value(text: str, protected: list[str]) -> bool:
+    return any(p and text.startswith(p) for p in protected)
+
+
+def _end_sentence(text: str, register: str) -> str:
+    if register == "terse" or text[-1:] in ".?!" or text[-2:-1] in ".?!":
+        return text
+    return text + "."
+
+
+_WORD_RE = re.compile(r"[A-Za-z]{5,}")
+
+
+def _noise(text: str, register: str, protected: list[str], rng: random.Random) -> str:
+    """Greetings and sign-offs; terse users also swap letters or skip capitals (never in values)."""
+    heads, tails = _DRESSING[register]
+    if rng.random() < 0.4:
+        head = rng.choice(heads)
+        lower = head[-2:] == ", " and not _starts_with_value(text, protected)
+        text = head + (_lower_first(text) if lower else text)
+    if rng.random() < 0.4:
+        text += rng.choice(tails)
+    if register != "terse":
+        return text
+    roll = rng.random()
+    if roll < 0.25:
+        low = [p.lower() for p in protected]
+        words = [m for m in _WORD_RE.finditer(text) if not any(m.group().lower() in p for p in low)]
+        if words:
+            m = rng.choice(words)
+            w = m.group()
+            i = rng.randrange(1, len(w) - 2)
+            w = w[:i] + w[i + 1] + w[i] + w[i + 2 :]
+            text = text[: m.start()] + w + text[m.end() :]
+    elif roll < 0.5:
+        if not _starts_with_value(text, protected):
+            text = text[:1].lower() + text[1:]
+    return text
+
+
+def _register_refusal(text: str, register: str, rng: random.Random) -> str:
+    if register == "terse":
+        return text[:1].lower() + text[1:].rstrip(".!")
+    if register == "casual":
+        lead = rng.choice(_CASUAL_LEADS)
+        return lead + (_lower_first(text) if lead else text)
+    return text

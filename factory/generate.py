@@ -1,0 +1,317 @@
+"""The generation pipeline: specs + templates + plan -> rows streamed to JSONL, then a manifest.
+
+    >>> manifest = generate(GenerateConfig(out=Path("outputs/default")))   # doctest: +SKIP
+    >>> manifest["counts"]["train"]["behavior"]
+    {'execute': 900, 'clarify': 375, 'refuse': 225}
+
+Rows stream to a temporary file in the output folder and are renamed into place only when the
+whole run succeeded, so an error never leaves a half-written dataset behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from . import __version__
+from .behaviors import Builder, Example
+from .errors import ConfigError
+from .formats import make_row, openai_tool, system_prompt
+from .plan import (
+    BEHAVIORS,
+    behavior_order,
+    is_multi,
+    iter_plan,
+    pick_heldout,
+    rotate,
+    row_seed,
+)
+from .specs import BUNDLED_SPECS, ToolSpec, load_specs, specs_hash
+from .templates import Library, load_library
+from .values import DATE_ANCHOR, Pools
+
+_MAX_ATTEMPTS = 64
+_CHUNK = 256
+_NORM_RE = re.compile(r"[^0-9a-z]+")
+
+Progress = Callable[[str, int, int], None]
+
+
+class Paraphraser(Protocol):
+    """What ``generate`` needs from an optional rewriter (see :mod:`factory.paraphrase`)."""
+
+    def rewrite(self, split: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+
+    def report(self) -> dict[str, Any]: ...
+
+
+class GenerateConfig(BaseModel):
+    """Every option of a generation run (recorded in the manifest)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    specs: list[Path] = Field(default_factory=list)
+    heldout_tools: list[str] | None = None
+    train: int = Field(1500, ge=1)
+    heldout: int = Field(300, ge=0)
+    mix: tuple[float, float, float] = (60.0, 25.0, 15.0)
+    seed: int = 0
+    fmt: Literal["aws", "qwen", "openai"] = "aws"
+    out: Path = Path("outputs/default")
+    multi_share: float = Field(0.1, ge=0.0, le=1.0)
+    templates: list[Path] = Field(default_factory=list)
+    max_tools: int = Field(8, ge=1)
+    shard: tuple[int, int] | None = None
+
+    @field_validator("shard")
+    @classmethod
+    def _check_shard(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
+        if v is not None and not (v[1] >= 1 and 0 <= v[0] < v[1]):
+            raise ValueError("shard must be i/n with 0 <= i < n")
+        return v
+
+    def hash(self) -> str:
+        data = self.model_dump(mode="json", exclude={"out", "shard"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _norm(text: str) -> str:
+    return _NORM_RE.sub(" ", text.lower()).strip()
+
+
+class _Split:
+    """One split's tools, categories and system prompts, ready for the row loop."""
+
+    def __init__(self, name: str, tools: list[ToolSpec], lib: Library, cfg: GenerateConfig):
+        self.name = name
+        self.tools = tools
+        self.clarify_tools = [t for t in tools if t.required]
+        self.categories = lib.category_splits[name]
+        self.fmt = cfg.fmt
+        self.max_tools = cfg.max_tools
+        self.schemas = {
+            t.name: openai_tool(t.name, t.description, t.public_schema()) for t in tools
+        }
+        self.lines = {n: json.dumps(s, ensure_ascii=False) for n, s in self.schemas.items()}
+        self.fixed = (
+            system_prompt(list(self.lines.values()), cfg.fmt) if len(tools) <= cfg.max_tools
+            else None
+        )
+
+    def system(self, row_tools: list[str], rng: random.Random) -> tuple[str, list[str]]:
+        """The system prompt and the tool names it lists (a sample when there are many)."""
+        if self.fixed is not None:
+            return self.fixed, list(self.lines)
+        others = [n for n in self.lines if n not in row_tools]
+        names = row_tools + rng.sample(others, self.max_tools - len(row_tools))
+        rng.shuffle(names)
+        return system_prompt([self.lines[n] for n in names], self.fmt), names
+
+
+def _check_mix(cfg: GenerateConfig, splits: list[_Split], lib: Library) -> None:
+    sizes = {"train": cfg.train, "heldout": cfg.heldout}
+    for split in splits:
+        if sizes[split.name] == 0:
+            continue
+        from .plan import apportion
+
+        counts = dict(zip(BEHAVIORS, apportion(sizes[split.name], cfg.mix), strict=True))
+        if counts["clarify"] and not split.clarify_tools:
+            raise ConfigError(
+                f"--mix {'/'.join(f'{m:g}' for m in cfg.mix)}: clarify rows need a tool with a "
+                f"required parameter, and no {split.name} tool has one "
+                f"({', '.join(t.name for t in split.tools)})"
+            )
+
+
+def _build(
+    split: _Split, builder: Builder, behavior: str, rank: int, cfg: GenerateConfig,
+    rng: random.Random, multi_rank: int,
+) -> tuple[Example, str]:
+    tools = split.tools
+    if behavior == "execute":
+        if is_multi(rank, cfg.multi_share):
+            i, reg = rotate(tools, multi_rank)
+            second = tools[i] if rng.random() < 0.3 else rng.choice(tools)
+            return builder.multi(tools[i], second, reg, rng), reg
+        i, reg = rotate(tools, rank - multi_rank)
+        return builder.execute(tools[i], reg, rng), reg
+    if behavior == "clarify":
+        i, reg = rotate(split.clarify_tools, rank)
+        return builder.clarify(split.clarify_tools[i], reg, rng), reg
+    i, reg = rotate(split.categories, rank)
+    return builder.refuse(split.categories[i], tools, reg, rng), reg
+
+
+def iter_rows(
+    split: _Split, builder: Builder, cfg: GenerateConfig, size: int, seen: set[int],
+) -> Iterator[dict[str, Any]]:
+    """The rows of one split (or of its shard), de-duplicated against ``seen``."""
+    order = behavior_order(size, cfg.mix, cfg.seed, split.name)
+    start, stop = 0, size
+    if cfg.shard is not None:
+        i, n = cfg.shard
+        start, stop = size * i // n, size * (i + 1) // n
+    multi_rank = sum(
+        is_multi(r, cfg.multi_share) for r in range(order[:start].count(0))
+    )
+    for plan in iter_plan(order, start, stop):
+        for attempt in range(_MAX_ATTEMPTS):
+            rng = random.Random(row_seed(cfg.seed, split.name, plan.index, attempt))
+            example, register = _build(
+                split, builder, plan.behavior, plan.rank, cfg, rng, multi_rank
+            )
+            key = hash(_norm(example.user))
+            if key not in seen:
+                seen.add(key)
+                break
+        else:
+            raise ConfigError(
+                f"cannot build a distinct {plan.behavior} prompt for "
+                f"{', '.join(example.tools) or example.category} in {split.name} after "
+                f"{_MAX_ATTEMPTS} tries: add templates or ask for fewer rows"
+            )
+        if plan.behavior == "execute" and is_multi(plan.rank, cfg.multi_share):
+            multi_rank += 1
+        system, listed = split.system(example.tools, rng)
+        yield make_row(
+            row_id=f"{split.name}-{plan.index:06d}",
+            split=split.name,
+            behavior=plan.behavior,
+            system=system,
+            user=example.user,
+            ground_truth=example.ground_truth,
+            tools=example.tools,
+            missing=example.missing,
+            category=example.category,
+            template=example.template,
+            register=register,
+            fmt=cfg.fmt,
+            tool_schemas=[split.schemas[n] for n in listed] if cfg.fmt == "openai" else None,
+        )
+
+
+def _file_name(split: str, cfg: GenerateConfig) -> str:
+    if cfg.shard is None:
+        return f"{split}.jsonl"
+    i, n = cfg.shard
+    return f"{split}-{i:05d}-of-{n:05d}.jsonl"
+
+
+def _write_split(
+    path: Path, rows: Iterator[dict[str, Any]], total: int, split: str,
+    paraphraser: Paraphraser | None, progress: Progress | None,
+) -> tuple[dict[str, Counter[str]], str]:
+    """Stream rows into ``path``; return counters and the file's sha256."""
+    counts: dict[str, Counter[str]] = {k: Counter() for k in ("behavior", "tool", "register",
+                                                               "category")}
+    digest = hashlib.sha256()
+    done = 0
+    with path.open("w", encoding="utf-8") as fh:
+
+        def flush(batch: list[dict[str, Any]]) -> None:
+            nonlocal done
+            if paraphraser is not None:
+                batch = paraphraser.rewrite(split, batch)
+            for row in batch:
+                info = row["extra_info"]
+                counts["behavior"][info["behavior"]] += 1
+                counts["register"][info["register"]] += 1
+                counts["tool"].update(info["tools"])
+                if info["category"]:
+                    counts["category"][info["category"]] += 1
+                line = json.dumps(row, ensure_ascii=False) + "\n"
+                digest.update(line.encode("utf-8"))
+                fh.write(line)
+            done += len(batch)
+            if progress is not None:
+                progress(split, done, total)
+
+        batch: list[dict[str, Any]] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= _CHUNK:
+                flush(batch)
+                batch = []
+        flush(batch)
+    return counts, digest.hexdigest()
+
+
+def load_inputs(cfg: GenerateConfig) -> tuple[list[ToolSpec], list[ToolSpec], Library]:
+    """(train tools, held-out tools, templates) for a config."""
+    if cfg.specs:
+        tools = load_specs(cfg.specs)
+        heldout_names = cfg.heldout_tools
+    else:
+        tools = load_specs([BUNDLED_SPECS / "train", BUNDLED_SPECS / "heldout"])
+        heldout_names = cfg.heldout_tools or [t.name for t in load_specs([BUNDLED_SPECS / "heldout"])]
+    train_tools, heldout_tools = pick_heldout(tools, heldout_names, cfg.seed)
+    return train_tools, heldout_tools, load_library(tools, cfg.templates)
+
+
+def generate(
+    cfg: GenerateConfig, *, paraphraser: Paraphraser | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Build the dataset described by ``cfg`` into ``cfg.out``; return the manifest."""
+    train_tools, heldout_tools, lib = load_inputs(cfg)
+    splits = [_Split("train", train_tools, lib, cfg), _Split("heldout", heldout_tools, lib, cfg)]
+    _check_mix(cfg, splits, lib)
+    builder = Builder(train_tools + heldout_tools, lib, Pools(cfg.seed))
+    sizes = {"train": cfg.train, "heldout": cfg.heldout}
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    seen: set[int] = set()
+    temps: list[tuple[Path, Path]] = []
+    manifest: dict[str, Any] = {
+        "toolfactory_version": __version__,
+        "config": cfg.model_dump(mode="json"),
+        "config_hash": cfg.hash(),
+        "seed": cfg.seed,
+        "date_anchor": DATE_ANCHOR.isoformat(),
+        "spec_hashes": specs_hash(train_tools + heldout_tools),
+        "tools": {s.name: [t.name for t in s.tools] for s in splits},
+        "refusal_categories": {s.name: s.categories for s in splits},
+        "counts": {},
+        "files": {},
+    }
+    try:
+        for split in splits:
+            final = cfg.out / _file_name(split.name, cfg)
+            tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+            temps.append((tmp, final))
+            size = sizes[split.name]
+            rows = iter_rows(split, builder, cfg, size, seen)
+            total = size if cfg.shard is None else _shard_len(size, cfg.shard)
+            counts, digest = _write_split(tmp, rows, total, split.name, paraphraser, progress)
+            manifest["counts"][split.name] = {
+                "rows": sum(counts["behavior"].values()),
+                **{k: dict(sorted(c.items())) for k, c in counts.items()},
+            }
+            manifest["files"][split.name] = {"path": final.name, "sha256": digest}
+        if paraphraser is not None:
+            manifest["paraphrase"] = paraphraser.report()
+        mname = "manifest.json" if cfg.shard is None else f"manifest-{cfg.shard[0]:05d}.json"
+        mfinal = cfg.out / mname
+        mtmp = mfinal.with_name(f".{mname}.tmp-{os.getpid()}")
+        temps.append((mtmp, mfinal))
+        mtmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        for tmp, final in temps:
+            os.replace(tmp, final)
+    finally:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+    return manifest
+
+
+def _shard_len(size: int, shard: tuple[int, int]) -> int:
+    i, n = shard
+    return size * (i + 1) // n - size * i // n

@@ -1,0 +1,119 @@
+"""The plan: how many rows of each behavior, which tools go to held-out, what each row is.
+
+Counts use exact largest-remainder apportionment (1,500 at 60/25/15 -> 900/375/225). Inside
+each behavior, rows rotate through tools and the three registers so every (tool, register)
+pair appears equally often. Every row gets its own RNG seeded from (seed, split, index), so a
+row's content never depends on the rows before it except for de-duplication retries.
+
+    >>> apportion(1500, (60, 25, 15))
+    [900, 375, 225]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from .errors import ConfigError
+from .specs import ToolSpec
+from .templates import REGISTERS
+
+BEHAVIORS: tuple[str, ...] = ("execute", "clarify", "refuse")
+SPLITS: tuple[str, ...] = ("train", "heldout")
+
+
+def parse_mix(text: str) -> tuple[float, float, float]:
+    """'60/25/15' -> (60, 25, 15); three non-negative numbers with a positive sum."""
+    parts = text.replace(",", "/").split("/")
+    try:
+        nums = tuple(float(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"--mix {text!r}: expected three numbers like 60/25/15") from None
+    if len(nums) != 3 or any(n < 0 for n in nums) or sum(nums) <= 0:
+        raise ConfigError(f"--mix {text!r}: expected three non-negative numbers like 60/25/15")
+    return nums[0], nums[1], nums[2]
+
+
+def apportion(total: int, weights: Sequence[float]) -> list[int]:
+    """Split ``total`` by ``weights`` exactly (largest remainder; ties go to the first)."""
+    s = sum(weights)
+    quotas = [total * w / s for w in weights]
+    counts = [int(q) for q in quotas]
+    order = sorted(range(len(weights)), key=lambda i: (-(quotas[i] - counts[i]), i))
+    for i in order[: total - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
+def pick_heldout(
+    tools: list[ToolSpec], names: list[str] | None, seed: int
+) -> tuple[list[ToolSpec], list[ToolSpec]]:
+    """(train tools, held-out tools); without names, a seeded ~20% pick (at least one)."""
+    by_name = {t.name: t for t in tools}
+    if names:
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise ConfigError(
+                f"--heldout-tools: unknown tool {unknown[0]!r} (known: {', '.join(sorted(by_name))})"
+            )
+        held = set(names)
+    else:
+        if len(tools) < 2:
+            raise ConfigError(
+                f"need at least 2 tools to split train / held-out by tool, got {len(tools)}"
+            )
+        k = max(1, round(0.2 * len(tools)))
+        ranked = sorted(by_name, key=lambda n: hashlib.sha256(f"{seed}:{n}".encode()).hexdigest())
+        held = set(ranked[:k])
+    train = [t for t in tools if t.name not in held]
+    heldout = [t for t in tools if t.name in held]
+    if not train:
+        raise ConfigError("--heldout-tools: every tool is held out, so train has no tool")
+    return train, heldout
+
+
+@dataclass(slots=True, frozen=True)
+class RowPlan:
+    """What one row must be: its behavior and the slot it takes in that behavior's rotation."""
+
+    index: int
+    behavior: str
+    rank: int
+
+
+def behavior_order(size: int, mix: Sequence[float], seed: int, split: str) -> bytes:
+    """Per-row behavior codes (0 execute, 1 clarify, 2 refuse), shuffled so the file is mixed."""
+    counts = apportion(size, mix)
+    order = bytearray()
+    for code, n in enumerate(counts):
+        order.extend(bytes([code]) * n)
+    random.Random(f"{seed}:{split}:order").shuffle(order)
+    return bytes(order)
+
+
+def iter_plan(order: bytes, start: int = 0, stop: int | None = None) -> Iterator[RowPlan]:
+    """The plans of rows ``start..stop`` (rank = how many earlier rows share the behavior)."""
+    stop = len(order) if stop is None else stop
+    ranks = [order[:start].count(code) for code in range(3)]
+    for index in range(start, stop):
+        code = order[index]
+        yield RowPlan(index, BEHAVIORS[code], ranks[code])
+        ranks[code] += 1
+
+
+def rotate(items: Sequence[object], rank: int) -> tuple[int, str]:
+    """(item index, register) for the rank-th row of a behavior: every pair equally often."""
+    n = len(items)
+    return rank % n, REGISTERS[(rank // n) % len(REGISTERS)]
+
+
+def is_multi(rank: int, share: float) -> bool:
+    """Whether the rank-th execute row is a two-call row (exactly ``share`` of them)."""
+    return int((rank + 1) * share) > int(rank * share)
+
+
+def row_seed(seed: int, split: str, index: int, attempt: int = 0) -> int:
+    """The seed of one row's RNG (attempt > 0 when a duplicate prompt forced a redraw)."""
+    return (seed * 1_000_003 + SPLITS.index(split) * 1_000_000_007 + index) * 131 + attempt

@@ -1,0 +1,215 @@
+"""Schema-typed argument values: a JSON value for the gold call and the text a user would type.
+
+Values come from pools drawn once per run (curated lists for cities, airports, currencies,
+languages, tickers...; Faker for any other provider), so the hot loop only indexes lists.
+
+    >>> pools = Pools(seed=0)
+    >>> v = sample({"type": "integer", "minimum": 1, "maximum": 9}, "passengers", random.Random(1), pools)
+    >>> 1 <= v.value <= 9 and v.text == str(v.value)
+    True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import random
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+# Dates are drawn after a fixed anchor, not after "today", so that the same seed gives the same
+# files on any day. The anchor is recorded in the manifest.
+DATE_ANCHOR = dt.date(2027, 1, 4)
+DATE_SPAN_DAYS = 540
+_MONTHS = (
+    "January February March April May June July August September October November December".split()
+)
+_POOL_SIZE = 400
+
+
+@dataclass(slots=True, frozen=True)
+class Value:
+    """One argument: the JSON value in the gold call and how the user states it."""
+
+    value: Any
+    text: str
+
+
+@cache
+def _curated() -> dict[str, list[str]]:
+    raw = resources.files("factory").joinpath("data/pools.json").read_text(encoding="utf-8")
+    data: dict[str, list[str]] = json.loads(raw)
+    return data
+
+
+# Words in a parameter's name or description that say which pool fits a string without a hint.
+_KIND_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("airport_code", ("airport", "iata")),
+    ("currency_code", ("currency",)),
+    ("ticker", ("ticker", "stock symbol")),
+    ("language", ("language", "locale")),
+    ("cuisine", ("cuisine",)),
+    ("email", ("email", "e-mail")),
+    ("url", ("url", "uri", "link", "website")),
+    ("phone_number", ("phone",)),
+    ("name", ("name of the person", "full name", "username", "recipient", "person")),
+    ("company", ("company", "organization", "organisation", "employer")),
+    ("street_address", ("address", "street")),
+    ("country", ("country",)),
+    ("city", ("city", "location", "town", "place", "destination", "origin")),
+    ("color_name", ("color", "colour")),
+    ("job", ("job", "occupation", "profession")),
+    ("phrase", ("text", "message", "sentence", "content", "body", "note", "comment")),
+    ("word", ("query", "keyword", "term", "search", "topic", "title", "subject", "tag")),
+)
+
+
+def string_kind(name: str, schema: dict[str, Any]) -> str:
+    """Pool name for a string parameter: its ``x-factory.faker`` hint, else a guess from words."""
+    hint = (schema.get("x-factory") or {}).get("faker")
+    if isinstance(hint, str):
+        return hint
+    words = (name.replace("_", " ") + " " + str(schema.get("description", ""))).lower()
+    for kind, keys in _KIND_WORDS:
+        if any(re.search(r"\b" + re.escape(k) + r"\b", words) for k in keys):
+            return kind
+    return "word"
+
+
+class Pools:
+    """Value pools for one run: curated lists plus Faker draws, made once from the seed."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._pools: dict[str, list[str]] = dict(_curated())
+        self._faker: Any = None
+
+    def get(self, kind: str) -> list[str]:
+        pool = self._pools.get(kind)
+        if pool is None:
+            pool = self._pools[kind] = self._draw(kind)
+        return pool
+
+    def _draw(self, kind: str) -> list[str]:
+        if self._faker is None:
+            from faker import Faker
+
+            self._faker = Faker("en_US")
+        faker = self._faker
+        faker.seed_instance(self.seed * 7919 + len(kind) * 31 + sum(map(ord, kind)))
+        provider = getattr(faker, kind, None)
+        if provider is None or not callable(provider):
+            provider = faker.word
+        values = {str(provider()).replace("\n", ", ") for _ in range(_POOL_SIZE)}
+        return sorted(values)
+
+
+def _round_number(lo: float, hi: float, rng: random.Random) -> int:
+    """A number a person would type: log-uniform in range, two significant digits."""
+    low = max(lo, 1.0)
+    if hi <= low:
+        return int(low)
+    x = math.exp(rng.uniform(math.log(low), math.log(hi)))
+    digits = max(0, len(str(int(x))) - 2)
+    n = int(round(x, -digits))
+    return int(min(max(n, math.ceil(lo)), math.floor(hi)))
+
+
+def _number_text(x: float | int, rng: random.Random) -> str:
+    if isinstance(x, float) and not x.is_integer():
+        return f"{x:,.2f}" if x >= 1000 and rng.random() < 0.5 else f"{x:.2f}".rstrip("0")
+    n = int(x)
+    return f"{n:,}" if abs(n) >= 1000 and rng.random() < 0.5 else str(n)
+
+
+def _date_text(d: dt.date, rng: random.Random) -> str:
+    style = rng.randrange(3)
+    if style == 0:
+        return d.isoformat()
+    if style == 1:
+        return f"{_MONTHS[d.month - 1]} {d.day}, {d.year}"
+    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
+
+
+def join_words(items: list[str], conj: str = "and") -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + f" {conj} " + items[-1]
+
+
+def enum_text(value: Any) -> str:
+    """How a user writes an enum value: ``premium_economy`` -> ``premium economy``."""
+    return str(value).replace("_", " ") if isinstance(value, str) else json.dumps(value)
+
+
+def sample(schema: dict[str, Any], name: str, rng: random.Random, pools: Pools) -> Value:
+    """A value that validates against ``schema`` and the words a user would use for it."""
+    hints = schema.get("x-factory") or {}
+    choices = hints.get("choices") or schema.get("enum")
+    if choices:
+        choice = rng.choice(choices)
+        return Value(choice, enum_text(choice))
+    typ = schema.get("type", "string")
+    if isinstance(typ, list):
+        typ = next((t for t in typ if t != "null"), "string")
+    if typ == "integer":
+        lo = int(schema.get("minimum", 1))
+        hi = int(schema.get("maximum", max(lo + 9, 100)))
+        n = rng.randint(lo, hi)
+        return Value(n, _number_text(n, rng))
+    if typ == "number":
+        lo = float(schema.get("minimum", 1))
+        hi = float(schema.get("maximum", max(lo + 9, 1000)))
+        x: float | int = _round_number(lo, hi, rng)
+        if rng.random() < 0.25 and x + 1 <= hi:
+            x = round(x + rng.choice((0.5, 0.25, 0.99, 0.75, 0.1)), 2)
+        return Value(x, _number_text(x, rng))
+    if typ == "boolean":
+        return Value(True, "yes")
+    if typ == "array":
+        return _sample_array(schema, name, rng, pools)
+    if typ == "object":
+        props = schema.get("properties") or {}
+        keys = list(schema.get("required") or props)
+        parts = {k: sample(props[k], k, rng, pools) for k in keys if k in props}
+        text = join_words([f"{k.replace('_', ' ')} {v.text}" for k, v in parts.items()])
+        return Value({k: v.value for k, v in parts.items()}, text)
+    fmt = schema.get("format")
+    if fmt in ("date", "date-time"):
+        d = DATE_ANCHOR + dt.timedelta(days=rng.randrange(DATE_SPAN_DAYS))
+        if fmt == "date":
+            return Value(d.isoformat(), _date_text(d, rng))
+        stamp = f"{d.isoformat()}T{rng.randrange(6, 22):02d}:{rng.choice((0, 15, 30, 45)):02d}:00"
+        return Value(stamp, stamp)
+    kind = {"email": "email", "uri": "url", "url": "url"}.get(str(fmt), string_kind(name, schema))
+    text = rng.choice(pools.get(kind))
+    return Value(text, text)
+
+
+def _sample_array(schema: dict[str, Any], name: str, rng: random.Random, pools: Pools) -> Value:
+    items = schema.get("items") or {"type": "string"}
+    lo = int(schema.get("minItems", 1))
+    hi = int(schema.get("maxItems", max(lo, 4)))
+    count = rng.randint(lo, hi)
+    enum = items.get("enum")
+    if enum:
+        picked = rng.sample(list(enum), min(count, len(enum)))
+        return Value(picked, join_words([enum_text(p) for p in picked]))
+    if items.get("type") in ("integer", "number"):
+        top = int(items.get("maximum", 100))
+        low = int(items.get("minimum", 0))
+        nums = [rng.randint(low, top) for _ in range(count)]
+        return Value(nums, join_words([str(n) for n in nums]))
+    seen: list[Value] = []
+    for _ in range(count * 3):
+        v = sample(items, name, rng, pools)
+        if all(v.value != s.value for s in seen):
+            seen.append(v)
+        if len(seen) == count:
+            break
+    return Value([v.value for v in seen], join_words([v.text for v in seen]))
