@@ -288,7 +288,9 @@ def eval_command(
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write predictions JSONL here.")] = None,
     max_tokens: Annotated[int, typer.Option(min=1, help="Tokens per answer.")] = 256,
-    api_key: Annotated[str, typer.Option(envvar="OPENAI_API_KEY", show_default=False)] = "",
+    api_key: Annotated[
+        str, typer.Option(envvar="OPENAI_API_KEY", show_default=False, help="May be empty.")
+    ] = "",
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight.")] = 8,
     max_retries: Annotated[int, typer.Option(min=0, help="On timeouts, 429, 5xx.")] = 3,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request.")] = 120.0,
