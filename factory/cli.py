@@ -105,8 +105,12 @@ def generate(
     ] = False,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint URL.")] = None,
     model: Annotated[str | None, typer.Option(help="Model name at the endpoint.")] = None,
-    api_key: Annotated[str, typer.Option(envvar="OPENAI_API_KEY", show_default=False)] = "",
-    paraphrase_share: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.5,
+    api_key: Annotated[
+        str, typer.Option(envvar="OPENAI_API_KEY", show_default=False, help="May be empty.")
+    ] = "",
+    paraphrase_share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of rows sent for rewriting.")
+    ] = 0.5,
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight.")] = 8,
     max_retries: Annotated[int, typer.Option(min=0, help="On timeouts, 429, 5xx.")] = 3,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request.")] = 60.0,
