@@ -69,6 +69,7 @@ def main() -> None:
     texts = [completion for completion, _ in pairs]
     extras = [row["extra_info"] for _, row in pairs]
     prompts = [row["prompt"] for _, row in pairs]
+    reward_models = [row["reward_model"] for _, row in pairs]
 
     def reference() -> list[float]:
         return [reference_reward(c, g) for c, g in zip(texts, golds, strict=True)]
@@ -88,7 +89,7 @@ def main() -> None:
             out += trl_reward(
                 prompts[i : i + 64],
                 texts[i : i + 64],
-                reward_model=[{"ground_truth": g} for g in golds[i : i + 64]],
+                reward_model=reward_models[i : i + 64],
                 extra_info=extras[i : i + 64],
             )
         return out

@@ -653,13 +653,13 @@ def _tools_in(system: str) -> tuple[dict[str, Any], ...]:
 
 def prompt_tools(prompt: Any) -> tuple[dict[str, Any], ...]:
     """Tool schemas listed in a prompt's system message (plain or conversational prompt)."""
+    if type(prompt) is list and prompt and type(prompt[0]) is dict:  # the usual layout, fast
+        first = prompt[0]
+        if first.get("role") == "system" and type(first.get("content")) is str:
+            return _tools_in(first["content"])
     if isinstance(prompt, str):
         return _tools_in(prompt) if "<tools>" in prompt else ()
     if isinstance(prompt, list | tuple):
-        first = prompt[0] if prompt else None
-        if type(first) is dict and first.get("role") == "system":  # the usual layout
-            content = first.get("content")
-            return _tools_in(content) if type(content) is str else ()
         for message in prompt:
             if isinstance(message, dict) and message.get("role") == "system":
                 content = message.get("content")
