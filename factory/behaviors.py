@@ -18,11 +18,26 @@ from .specs import ToolSpec
 from .templates import REGISTERS, Library, Line
 from .values import Pools, Value, join_words, sample
 
-_VERB_S = {"returns": "return", "gets": "get", "fetches": "fetch", "finds": "find",
-           "retrieves": "retrieve", "searches": "search", "computes": "compute",
-           "calculates": "calculate", "creates": "create", "sends": "send", "lists": "list",
-           "converts": "convert", "looks": "look", "checks": "check", "provides": "provide",
-           "translates": "translate", "generates": "generate", "updates": "update"}
+_VERB_S = {
+    "returns": "return",
+    "gets": "get",
+    "fetches": "fetch",
+    "finds": "find",
+    "retrieves": "retrieve",
+    "searches": "search",
+    "computes": "compute",
+    "calculates": "calculate",
+    "creates": "create",
+    "sends": "send",
+    "lists": "list",
+    "converts": "convert",
+    "looks": "look",
+    "checks": "check",
+    "provides": "provide",
+    "translates": "translate",
+    "generates": "generate",
+    "updates": "update",
+}
 _CLARIFY_LEADS = ("", "", "I can help with that. ", "Sure! ")
 _JOINERS = {
     "formal": ("{a} Additionally, {b}", "{a} I would also like the following: {b}"),
@@ -33,10 +48,21 @@ _CASUAL_LEADS = ("", "", "hey, ", "ok so ", "quick question: ")
 # Greetings and sign-offs a user adds around a request; they multiply phrasing variety.
 _DRESSING = {
     "formal": (
-        ("Hello. ", "Good morning. ", "Good afternoon. ", "Hi there. ", "I hope you can help. ",
-         "Excuse me. "),
-        (" Thank you.", " Thank you in advance.", " Many thanks.", " I appreciate your help.",
-         " Thanks for your assistance."),
+        (
+            "Hello. ",
+            "Good morning. ",
+            "Good afternoon. ",
+            "Hi there. ",
+            "I hope you can help. ",
+            "Excuse me. ",
+        ),
+        (
+            " Thank you.",
+            " Thank you in advance.",
+            " Many thanks.",
+            " I appreciate your help.",
+            " Thanks for your assistance.",
+        ),
     ),
     "casual": (
         ("hey! ", "hi, ", "ok, ", "yo, ", "hey there, ", "so, "),
@@ -157,8 +183,9 @@ class Builder:
         calls = [call_a, call_b]
         text = _noise(text, register, protected, rng)
         names = list(dict.fromkeys([first.name, second.name]))
-        return Example(text, json.dumps(calls, ensure_ascii=False), names, [], None,
-                       f"{tid_a}+{tid_b}")
+        return Example(
+            text, json.dumps(calls, ensure_ascii=False), names, [], None, f"{tid_a}+{tid_b}"
+        )
 
     # -- clarify -------------------------------------------------------------------------------
 
@@ -213,7 +240,10 @@ class Builder:
     # -- helpers -------------------------------------------------------------------------------
 
     def _values(
-        self, tool: ToolSpec, slots: frozenset[str] | set[str], always: set[str],
+        self,
+        tool: ToolSpec,
+        slots: frozenset[str] | set[str],
+        always: set[str],
         rng: random.Random,
     ) -> dict[str, Value]:
         """Sample the slots the template uses: ``always`` ones, and each other one half the time."""
@@ -236,18 +266,17 @@ class Builder:
                 ctx[slot] = rng.choice(self.pools.get(slot))
         return ctx
 
-    def _generic(
-        self, tool: ToolSpec, line: Line, values: dict[str, Value], register: str
-    ) -> str:
+    def _generic(self, tool: ToolSpec, line: Line, values: dict[str, Value], register: str) -> str:
         props = tool.properties
         if register == "formal":
-            details = join_words([f"the {_label(p, props[p])} is {v.text}" for p, v in values.items()])
+            details = join_words(
+                [f"the {_label(p, props[p])} is {v.text}" for p, v in values.items()]
+            )
         elif register == "casual":
             details = ", ".join(f"{_label(p, props[p])}: {v.text}" for p, v in values.items())
         else:
             details = ", ".join(f"{p.replace('_', ' ')} {v.text}" for p, v in values.items())
-        ctx = {"action": tool_action(tool), "details": details,
-               "tool": tool.name.replace("_", " ")}
+        ctx = {"action": tool_action(tool), "details": details, "tool": tool.name.replace("_", " ")}
         return line.render(ctx)
 
 
@@ -259,7 +288,7 @@ def _stated(tool: ToolSpec, name: str, value: Value, text: str) -> bool:
 
 
 def _texts_of(call: dict[str, Any]) -> list[str]:
-    out = []
+    out: list[str] = []
     for v in call["arguments"].values():
         if isinstance(v, list):
             out.extend(str(x) for x in v)

@@ -7,7 +7,7 @@ One JSONL line per example (verl-compatible; the keys of the reference dataset):
                 {"role": "user", "content": "Convert 50 EUR to USD"}],
      "ability": "tool_calling",
      "reward_model": {"style": "rule",
-                      "ground_truth": "[{\\"name\\": \\"currency_convert\\", \\"arguments\\": {...}}]"},
+                      "ground_truth": "[{\\"name\\": \\"currency_convert\\", ...}]"},
      "extra_info": {"id": "train-000042", "split": "train", "behavior": "execute",
                     "tools": ["currency_convert"], "missing": [], "category": null,
                     "template": "currency_convert/terse.jinja#3", "register": "terse",

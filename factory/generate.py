@@ -103,7 +103,8 @@ class _Split:
         }
         self.lines = {n: json.dumps(s, ensure_ascii=False) for n, s in self.schemas.items()}
         self.fixed = (
-            system_prompt(list(self.lines.values()), cfg.fmt) if len(tools) <= cfg.max_tools
+            system_prompt(list(self.lines.values()), cfg.fmt)
+            if len(tools) <= cfg.max_tools
             else None
         )
 
@@ -134,8 +135,13 @@ def _check_mix(cfg: GenerateConfig, splits: list[_Split], lib: Library) -> None:
 
 
 def _build(
-    split: _Split, builder: Builder, behavior: str, rank: int, cfg: GenerateConfig,
-    rng: random.Random, multi_rank: int,
+    split: _Split,
+    builder: Builder,
+    behavior: str,
+    rank: int,
+    cfg: GenerateConfig,
+    rng: random.Random,
+    multi_rank: int,
 ) -> tuple[Example, str]:
     tools = split.tools
     if behavior == "execute":
@@ -153,18 +159,26 @@ def _build(
 
 
 def iter_rows(
-    split: _Split, builder: Builder, cfg: GenerateConfig, size: int, seen: set[int],
+    split: _Split,
+    builder: Builder,
+    cfg: GenerateConfig,
+    size: int,
+    seen: set[int],
+    start: int = 0,
+    stop: int | None = None,
+    until: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """The rows of one split (or of its shard), de-duplicated against ``seen``."""
+    """Rows ``start..stop`` of one split, de-duplicated against ``seen``.
+
+    Rows outside the range, up to ``until``, are still built and only remembered in ``seen``:
+    which draw a row keeps depends on the prompts before it (in this split and the ones before),
+    so a shard replays them to match the whole run exactly.
+    """
     order = behavior_order(size, cfg.mix, cfg.seed, split.name)
-    start, stop = 0, size
-    if cfg.shard is not None:
-        i, n = cfg.shard
-        start, stop = size * i // n, size * (i + 1) // n
-    multi_rank = sum(
-        is_multi(r, cfg.multi_share) for r in range(order[:start].count(0))
-    )
-    for plan in iter_plan(order, start, stop):
+    stop = size if stop is None else stop
+    until = stop if until is None else until
+    multi_rank = 0
+    for plan in iter_plan(order, 0, until):
         for attempt in range(_MAX_ATTEMPTS):
             rng = random.Random(row_seed(cfg.seed, split.name, plan.index, attempt))
             example, register = _build(
@@ -182,6 +196,8 @@ def iter_rows(
             )
         if plan.behavior == "execute" and is_multi(plan.rank, cfg.multi_share):
             multi_rank += 1
+        if not start <= plan.index < stop:
+            continue
         system, listed = split.system(example.tools, rng)
         yield make_row(
             row_id=f"{split.name}-{plan.index:06d}",
@@ -208,12 +224,17 @@ def _file_name(split: str, cfg: GenerateConfig) -> str:
 
 
 def _write_split(
-    path: Path, rows: Iterator[dict[str, Any]], total: int, split: str,
-    paraphraser: Paraphraser | None, progress: Progress | None,
+    path: Path,
+    rows: Iterator[dict[str, Any]],
+    total: int,
+    split: str,
+    paraphraser: Paraphraser | None,
+    progress: Progress | None,
 ) -> tuple[dict[str, Counter[str]], str]:
     """Stream rows into ``path``; return counters and the file's sha256."""
-    counts: dict[str, Counter[str]] = {k: Counter() for k in ("behavior", "tool", "register",
-                                                               "category")}
+    counts: dict[str, Counter[str]] = {
+        k: Counter() for k in ("behavior", "tool", "register", "category")
+    }
     digest = hashlib.sha256()
     done = 0
     with path.open("w", encoding="utf-8") as fh:
@@ -253,13 +274,17 @@ def load_inputs(cfg: GenerateConfig) -> tuple[list[ToolSpec], list[ToolSpec], Li
         heldout_names = cfg.heldout_tools
     else:
         tools = load_specs([BUNDLED_SPECS / "train", BUNDLED_SPECS / "heldout"])
-        heldout_names = cfg.heldout_tools or [t.name for t in load_specs([BUNDLED_SPECS / "heldout"])]
+        heldout_names = cfg.heldout_tools or [
+            t.name for t in load_specs([BUNDLED_SPECS / "heldout"])
+        ]
     train_tools, heldout_tools = pick_heldout(tools, heldout_names, cfg.seed)
     return train_tools, heldout_tools, load_library(tools, cfg.templates)
 
 
 def generate(
-    cfg: GenerateConfig, *, paraphraser: Paraphraser | None = None,
+    cfg: GenerateConfig,
+    *,
+    paraphraser: Paraphraser | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Build the dataset described by ``cfg`` into ``cfg.out``; return the manifest."""
@@ -289,8 +314,10 @@ def generate(
             tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
             temps.append((tmp, final))
             size = sizes[split.name]
-            rows = iter_rows(split, builder, cfg, size, seen)
-            total = size if cfg.shard is None else _shard_len(size, cfg.shard)
+            start, stop = _shard_range(size, cfg.shard)
+            last = split is splits[-1]
+            rows = iter_rows(split, builder, cfg, size, seen, start, stop, stop if last else size)
+            total = stop - start
             counts, digest = _write_split(tmp, rows, total, split.name, paraphraser, progress)
             manifest["counts"][split.name] = {
                 "rows": sum(counts["behavior"].values()),
@@ -312,6 +339,8 @@ def generate(
     return manifest
 
 
-def _shard_len(size: int, shard: tuple[int, int]) -> int:
+def _shard_range(size: int, shard: tuple[int, int] | None) -> tuple[int, int]:
+    if shard is None:
+        return 0, size
     i, n = shard
-    return size * (i + 1) // n - size * i // n
+    return size * i // n, size * (i + 1) // n

@@ -56,7 +56,8 @@ def pick_heldout(
         unknown = [n for n in names if n not in by_name]
         if unknown:
             raise ConfigError(
-                f"--heldout-tools: unknown tool {unknown[0]!r} (known: {', '.join(sorted(by_name))})"
+                f"--heldout-tools: unknown tool {unknown[0]!r} "
+                f"(known: {', '.join(sorted(by_name))})"
             )
         held = set(names)
     else:

@@ -26,8 +26,16 @@ ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_SPECS = ROOT / "tool_specs"
 
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
-_BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array", "int": "integer",
-               "bool": "boolean", "str": "string", "list": "array", "double": "number"}
+_BFCL_TYPES = {
+    "dict": "object",
+    "float": "number",
+    "tuple": "array",
+    "int": "integer",
+    "bool": "boolean",
+    "str": "string",
+    "list": "array",
+    "double": "number",
+}
 _JSON_TYPES = {"string", "integer", "number", "boolean", "array", "object", "null"}
 _HINT_KEYS = {"faker", "choices", "ask"}
 
@@ -149,8 +157,12 @@ def _to_spec(raw: dict[str, Any], where: str, source: str) -> ToolSpec:
     props = params.setdefault("properties", {})
     required = params.get("required", [])
     if not isinstance(required, list) or any(r not in props for r in required):
-        unknown = [r for r in required if r not in props] if isinstance(required, list) else required
-        raise SpecError(f"{where}.parameters.required: unknown parameter(s) {unknown} (tool {name!r})")
+        unknown = (
+            [r for r in required if r not in props] if isinstance(required, list) else required
+        )
+        raise SpecError(
+            f"{where}.parameters.required: unknown parameter(s) {unknown} (tool {name!r})"
+        )
     try:
         from jsonschema import Draft202012Validator
         from jsonschema.exceptions import SchemaError
@@ -158,7 +170,9 @@ def _to_spec(raw: dict[str, Any], where: str, source: str) -> ToolSpec:
         Draft202012Validator.check_schema(params)
     except SchemaError as err:
         pointer = ".".join(str(p) for p in err.absolute_path)
-        raise SpecError(f"{at}: invalid JSON Schema at parameters.{pointer}: {err.message}") from err
+        raise SpecError(
+            f"{at}: invalid JSON Schema at parameters.{pointer}: {err.message}"
+        ) from err
     return ToolSpec(name=name, description=description.strip(), parameters=params, source=source)
 
 
@@ -171,7 +185,9 @@ def load_file(path: Path) -> list[ToolSpec]:
     except json.JSONDecodeError as err:
         raise SpecError(f"{path}:{err.lineno}: invalid JSON: {err.msg}") from err
     try:
-        return [_to_spec(raw, f"{path}: $" + jp[1:], str(path)) for jp, raw in _raw_tools(data, "$")]
+        return [
+            _to_spec(raw, f"{path}: $" + jp[1:], str(path)) for jp, raw in _raw_tools(data, "$")
+        ]
     except SpecError as err:
         msg = str(err)
         raise SpecError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
@@ -209,7 +225,9 @@ def validate_path(path: Path) -> tuple[list[ToolSpec], list[str]]:
             continue
         for tool in loaded:
             if tool.name in seen:
-                problems.append(f"{file}: duplicate tool name {tool.name!r} (also in {seen[tool.name]})")
+                problems.append(
+                    f"{file}: duplicate tool name {tool.name!r} (also in {seen[tool.name]})"
+                )
                 continue
             seen[tool.name] = str(file)
             tools.append(tool)
@@ -223,7 +241,9 @@ def _lint(tool: ToolSpec) -> list[str]:
     """Problems that do not stop loading but make weak data."""
     out = []
     if not tool.description:
-        out.append(f"{tool.source}: tool {tool.name!r} has no description (generic phrasing suffers)")
+        out.append(
+            f"{tool.source}: tool {tool.name!r} has no description (generic phrasing suffers)"
+        )
     if not tool.required:
         out.append(f"{tool.source}: tool {tool.name!r} has no required parameter: no clarify rows")
     return out

@@ -4,7 +4,8 @@ Values come from pools drawn once per run (curated lists for cities, airports, c
 languages, tickers...; Faker for any other provider), so the hot loop only indexes lists.
 
     >>> pools = Pools(seed=0)
-    >>> v = sample({"type": "integer", "minimum": 1, "maximum": 9}, "passengers", random.Random(1), pools)
+    >>> schema = {"type": "integer", "minimum": 1, "maximum": 9}
+    >>> v = sample(schema, "passengers", random.Random(1), pools)
     >>> 1 <= v.value <= 9 and v.text == str(v.value)
     True
 """
@@ -108,15 +109,18 @@ class Pools:
         return sorted(values)
 
 
-def _round_number(lo: float, hi: float, rng: random.Random) -> int:
-    """A number a person would type: log-uniform in range, two significant digits."""
-    low = max(lo, 1.0)
-    if hi <= low:
-        return int(low)
-    x = math.exp(rng.uniform(math.log(low), math.log(hi)))
+def _round_number(lo: float, hi: float, rng: random.Random) -> float | int:
+    """A number a person would type: log-uniform with two significant digits when the range
+    is positive, a plain integer (or a 2-decimal number for sub-integer ranges) otherwise."""
+    ilo, ihi = math.ceil(lo), math.floor(hi)
+    if ilo > ihi:
+        return min(max(round(rng.uniform(lo, hi), 2), lo), hi) if lo < hi else lo
+    if lo < 1 or hi < 10:
+        return rng.randint(ilo, ihi)
+    x = math.exp(rng.uniform(math.log(lo), math.log(hi)))
     digits = max(0, len(str(int(x))) - 2)
     n = int(round(x, -digits))
-    return int(min(max(n, math.ceil(lo)), math.floor(hi)))
+    return min(max(n, ilo), ihi)
 
 
 def _number_text(x: float | int, rng: random.Random) -> str:
@@ -163,10 +167,10 @@ def sample(schema: dict[str, Any], name: str, rng: random.Random, pools: Pools) 
         n = rng.randint(lo, hi)
         return Value(n, _number_text(n, rng))
     if typ == "number":
-        lo = float(schema.get("minimum", 1))
-        hi = float(schema.get("maximum", max(lo + 9, 1000)))
-        x: float | int = _round_number(lo, hi, rng)
-        if rng.random() < 0.25 and x + 1 <= hi:
+        flo = float(schema.get("minimum", 1))
+        fhi = float(schema.get("maximum", max(flo + 9, 1000)))
+        x = _round_number(flo, fhi, rng)
+        if isinstance(x, int) and rng.random() < 0.25 and x + 1 <= fhi:
             x = round(x + rng.choice((0.5, 0.25, 0.99, 0.75, 0.1)), 2)
         return Value(x, _number_text(x, rng))
     if typ == "boolean":

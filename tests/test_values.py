@@ -1,0 +1,90 @@
+"""Value sampling: sampled values validate against their schema; their text is what users type."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+
+from factory.specs import BUNDLED_SPECS, load_specs
+from factory.values import Pools, sample, string_kind
+
+POOLS = Pools(seed=0)
+
+
+@st.composite
+def schemas(draw: st.DrawFn) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["integer", "number", "string", "enum", "array", "date", "bool"]))
+    if kind in ("integer", "number"):
+        lo = draw(st.integers(-50, 5000))
+        hi = draw(st.integers(lo, lo + 100000))
+        return {"type": kind, "minimum": lo, "maximum": hi}
+    if kind == "enum":
+        return {
+            "type": "string",
+            "enum": draw(
+                st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=5, unique=True)
+            ),
+        }
+    if kind == "array":
+        lo = draw(st.integers(1, 4))
+        return {
+            "type": "array",
+            "items": {"type": "number"},
+            "minItems": lo,
+            "maxItems": draw(st.integers(lo, 8)),
+        }
+    if kind == "date":
+        return {"type": "string", "format": "date"}
+    if kind == "bool":
+        return {"type": "boolean"}
+    return {
+        "type": "string",
+        "description": draw(
+            st.sampled_from(
+                ["City name", "Recipient email", "Search query", "", "ISO currency code"]
+            )
+        ),
+    }
+
+
+@settings(max_examples=300, deadline=None)
+@given(schema=schemas(), seed=st.integers(0, 10_000))
+def test_sampled_values_validate(schema: dict[str, Any], seed: int) -> None:
+    value = sample(schema, "param", random.Random(seed), POOLS)
+    Draft202012Validator(schema).validate(value.value)
+    assert value.text
+
+
+def test_bundled_tools_values_validate_and_appear_in_text() -> None:
+    rng = random.Random(3)
+    for tool in load_specs([BUNDLED_SPECS]):
+        for name, schema in tool.properties.items():
+            for _ in range(50):
+                v = sample(schema, name, rng, POOLS)
+                Draft202012Validator(tool.public_schema()["properties"][name]).validate(v.value)
+                if isinstance(v.value, str) and "format" not in schema:
+                    assert v.text in (v.value, v.value.replace("_", " "))
+
+
+def test_numbers_are_json_numbers_and_arrays_are_lists() -> None:
+    rng = random.Random(0)
+    num = sample({"type": "number", "minimum": 1, "maximum": 100000}, "amount", rng, POOLS)
+    assert isinstance(num.value, int | float) and not isinstance(num.value, bool)
+    arr = sample({"type": "array", "items": {"type": "number"}, "minItems": 3}, "xs", rng, POOLS)
+    assert isinstance(arr.value, list) and len(arr.value) >= 3
+    assert all(str(x) in arr.text for x in arr.value)
+
+
+def test_string_kind_from_words_or_hint() -> None:
+    assert string_kind("origin_airport", {"description": "IATA code"}) == "airport_code"
+    assert string_kind("x", {"x-factory": {"faker": "color_name"}}) == "color_name"
+    assert string_kind("body", {"description": "Message text"}) == "phrase"
+
+
+def test_pools_are_seeded() -> None:
+    assert Pools(1).get("street_address") == Pools(1).get("street_address")
+    assert Pools(1).get("street_address") != Pools(2).get("street_address")
