@@ -50,6 +50,9 @@ ASK_CREDIT = 0.2
 PROSE_CREDIT = 0.5
 
 _NUMBERS = (int, float)
+# Questions and declines are looked for in the last this-many characters (the answer follows
+# any reasoning); calls are looked for everywhere.
+_PROSE_LIMIT = 4096
 _MAX_EXACT_MATCHING = 6  # above this many calls on one side, match greedily
 _MAX_BARE_TRIES = 32  # JSON start positions tried in bare text
 
@@ -270,7 +273,8 @@ def _truth_calls(ground_truth: str) -> list[Call] | None:
 def _requests(text: str) -> list[str]:
     """The sentences of ``text`` (lowercased) that ask the user for something."""
     out = []
-    for raw in _SENTENCE_RE.findall(text.lower().replace("\u2019", "'")):
+    text = text[-_PROSE_LIMIT:].lower().replace("\u2019", "'")
+    for raw in _SENTENCE_RE.findall(text):
         sentence = raw.strip(" \t\"'*_-")
         if (
             sentence.endswith("?")
@@ -600,9 +604,10 @@ def _strict_score(
         names = missing if isinstance(missing, list | tuple) else []
         return _clarify_score(text, truth, names, tools)
     if behavior == "refuse":
-        if not text.strip() or _requests(text):
+        prose = text[-_PROSE_LIMIT:].lower().replace("\u2019", "'")
+        if _WORD_RE.search(prose) is None or _requests(text):  # empty, wordless or asking
             return 0.0
-        return 1.0 if _DECLINE_RE.search(text.lower().replace("\u2019", "'")) else PROSE_CREDIT
+        return 1.0 if _DECLINE_RE.search(prose) else PROSE_CREDIT
     return 0.0
 
 

@@ -798,3 +798,18 @@ def test_verl_loads_the_reward_file_by_path() -> None:
         module.compute_score("toolfactory", REFUSAL, "I can't help.", {"behavior": "refuse"}) == 1.0
     )
     assert module.compute_score("toolfactory", tagged(WEATHER), truth(WEATHER)) == 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["{" * 10_000_000, "a?" * 5_000_000, "<TOOLCALL>" + "[" * 100_000, "x" * 10_000_000 + "?"],
+    ids=["10M braces", "5M questions", "100k-deep JSON", "10M prose"],
+)
+def test_huge_completions_score_quickly(text: str) -> None:
+    import time
+
+    start = time.perf_counter()
+    assert score(text, truth(WEATHER)) == 0.0
+    assert score(text, ASK_CITY, behavior="clarify", missing=["city"]) <= ASK_CREDIT
+    assert score(text, "No.", behavior="refuse") == 0.0
+    assert time.perf_counter() - start < 5  # seconds, on a busy 2-core machine
