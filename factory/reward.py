@@ -403,14 +403,15 @@ def _call_credit(pred: Call, truth: Call, tools: Sequence[Any] | None) -> float:
     if pred["name"] != truth["name"]:
         return 0.0
     got, want = pred["arguments"], truth["arguments"]
-    if _same(got, want):
+    # ``==`` (C speed) is looser than _same (True == 1), so it can only rule a match out
+    if got == want and _same(got, want):
         return 1.0
-    if not isinstance(got, dict) or not isinstance(want, dict):
+    if type(got) is not dict or type(want) is not dict:
         return NAME_CREDIT
     if tools:
         defaults = _tool_index(tools)[0].get(truth["name"], {})
         got, want = _drop_defaults(got, defaults), _drop_defaults(want, defaults)
-        if _same(got, want):
+        if got == want and _same(got, want):
             return 1.0
     keys = got.keys() | want.keys()
     right = 0.0
