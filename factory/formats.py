@@ -85,6 +85,31 @@ def system_prompt(tool_lines: list[str], fmt: str) -> str:
     )
 
 
+_SYSTEM_JSON: dict[str, str] = {}
+_HOLE = "\x00system\x00"
+_HOLE_JSON = json.dumps(_HOLE)
+
+
+def dumps_row(row: dict[str, Any]) -> str:
+    """``json.dumps(row, ensure_ascii=False)``, with the long system prompt encoded once per run.
+
+    Every row of a split shares its system prompt, so escaping it per row is wasted work.
+    """
+    system = row["prompt"][0]
+    content = system["content"]
+    encoded = _SYSTEM_JSON.get(content)
+    if encoded is None:
+        if len(_SYSTEM_JSON) > 256:
+            _SYSTEM_JSON.clear()
+        encoded = _SYSTEM_JSON[content] = json.dumps(content, ensure_ascii=False)
+    system["content"] = _HOLE
+    try:
+        text = json.dumps(row, ensure_ascii=False)
+    finally:
+        system["content"] = content
+    return text.replace(_HOLE_JSON, encoded, 1)
+
+
 def tools_from_system(text: str) -> list[dict[str, Any]]:
     """Read the tool schemas back from a system prompt (empty list if there are none).
 

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from . import __version__
 from .behaviors import Builder, Example
 from .errors import ConfigError
-from .formats import make_row, openai_tool, system_prompt
+from .formats import dumps_row, make_row, openai_tool, system_prompt
 from .plan import (
     BEHAVIORS,
     behavior_order,
@@ -250,7 +250,7 @@ def _write_split(
                 counts["tool"].update(info["tools"])
                 if info["category"]:
                     counts["category"][info["category"]] += 1
-                line = json.dumps(row, ensure_ascii=False) + "\n"
+                line = dumps_row(row) + "\n"
                 digest.update(line.encode("utf-8"))
                 fh.write(line)
             done += len(batch)

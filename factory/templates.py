@@ -59,8 +59,12 @@ class Line:
     category: str | None = None
 
     def render(self, values: dict[str, Any]) -> str:
+        # A shared context over (globals + values) skips the per-render dict merge that
+        # Template.render does; generation renders one template per row.
+        template = self.template
         try:
-            return " ".join(self.template.render(values).split())
+            ctx = template.new_context({**template.globals, **values}, shared=True)
+            return " ".join("".join(template.root_render_func(ctx)).split())
         except jinja2.TemplateError as err:
             raise TemplateError(f"{self.id}: {err}") from err
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -175,6 +177,16 @@ def test_same_seed_byte_identical_other_seed_differs(tmp_path: Path) -> None:
         m["config"].pop("out")
     assert manifests[0] == manifests[1]
     assert (a / "train.jsonl").read_bytes() != (c / "train.jsonl").read_bytes()
+
+
+def test_byte_identical_across_processes(tmp_path: Path) -> None:
+    """String hashing differs between interpreters; output must not depend on it."""
+    for name, hashseed in (("a", "1"), ("b", "2")):
+        env = {**os.environ, "PYTHONHASHSEED": hashseed}
+        subprocess.run(["toolfactory", "generate", "--out", str(tmp_path / name), "--train", "400",
+                        "--heldout", "100", "-q"], check=True, env=env)
+    for split in ("train.jsonl", "heldout.jsonl"):
+        assert (tmp_path / "a" / split).read_bytes() == (tmp_path / "b" / split).read_bytes()
 
 
 def test_shards_union_equals_whole(tmp_path: Path) -> None:
