@@ -15,9 +15,9 @@ from .errors import FactoryError
 
 __version__ = "0.1.0"
 
-# Public names and the module that defines each (the stage functions `generate`, `audit` live
-# in the modules of the same name: `from factory.generate import generate`); imported on first use so that
-# `toolfactory --help` does not pay for jinja, pydantic or polars.
+# Public names and the module that defines each, imported on first use so that
+# `toolfactory --help` does not pay for jinja, pydantic or polars. The stage functions
+# `generate` and `audit` live in modules of the same name: `from factory.generate import generate`.
 _LAZY = {
     "GenerateConfig": "generate",
     "load_specs": "specs",
