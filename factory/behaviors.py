@@ -316,12 +316,13 @@ def _end_sentence(text: str, register: str) -> str:
 
 
 _WORD_RE = re.compile(r"[A-Za-z]{5,}")
+_GREETING_RE = re.compile(r"(?i)^(hey|hi|hiya|hello|yo|ok|so|um|alright|quick|morning|good)\b")
 
 
 def _noise(text: str, register: str, protected: list[str], rng: random.Random) -> str:
     """Greetings and sign-offs; terse users also swap letters or skip capitals (never in values)."""
     heads, tails = _DRESSING[register]
-    if rng.random() < 0.5:
+    if rng.random() < 0.5 and not _GREETING_RE.match(text):
         head = rng.choice(heads)
         lower = head[-2:] == ", " and not _starts_with_value(text, protected)
         text = head + (_lower_first(text) if lower else text)

@@ -146,9 +146,14 @@ def join_words(items: list[str], conj: str = "and") -> str:
     return ", ".join(items[:-1]) + f" {conj} " + items[-1]
 
 
+_SNAKE_RE = re.compile(r"^[a-z]+(_[a-z]+)+$")
+
+
 def enum_text(value: Any) -> str:
     """How a user writes an enum value: ``premium_economy`` -> ``premium economy``."""
-    return str(value).replace("_", " ") if isinstance(value, str) else json.dumps(value)
+    if not isinstance(value, str):
+        return json.dumps(value)
+    return value.replace("_", " ") if _SNAKE_RE.match(value) else value
 
 
 def sample(schema: dict[str, Any], name: str, rng: random.Random, pools: Pools) -> Value:
