@@ -326,9 +326,11 @@ def dataset_card(
         "",
         "## Train with verl",
         "",
-        "The parquet files are verl-ready; point the trainer at them and at the reward:",
+        "The parquet files are verl-ready; download them and point the trainer at them and at "
+        "the reward:",
         "",
         "```bash",
+        f"hf download {repo_id} --repo-type dataset --local-dir {name} && cd {name}",
         'REWARD=$(python -c "import factory.reward as m; print(m.__file__)")',
         "python -m verl.trainer.main_ppo algorithm.adv_estimator=grpo \\",
         f"  data.train_files={train_file} data.val_files={test_file} \\",
