@@ -652,8 +652,23 @@ def score(
 # --- adapters --------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1024)
+_SYSTEM_CACHE: dict[int, tuple[str, tuple[dict[str, Any], ...]]] = {}
+
+
 def _tools_in(system: str) -> tuple[dict[str, Any], ...]:
+    """The schemas of a system prompt, parsed once per string object and once per text."""
+    hit = _SYSTEM_CACHE.get(id(system))  # the entry holds the string: its id stays unique
+    if hit is not None and hit[0] is system:
+        return hit[1]
+    tools = _tools_by_text(system)
+    if len(_SYSTEM_CACHE) > 4096:
+        _SYSTEM_CACHE.clear()
+    _SYSTEM_CACHE[id(system)] = (system, tools)
+    return tools
+
+
+@lru_cache(maxsize=1024)
+def _tools_by_text(system: str) -> tuple[dict[str, Any], ...]:
     return tuple(tools_from_system(system))
 
 
