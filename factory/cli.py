@@ -89,7 +89,9 @@ def generate(
     heldout: Annotated[int, typer.Option(min=0, help="Rows in heldout.jsonl.")] = 300,
     mix: Annotated[str, typer.Option(help="execute/clarify/refuse shares.")] = "60/25/15",
     seed: Annotated[int, typer.Option(help="Same inputs + seed = byte-identical files.")] = 0,
-    fmt: Annotated[str, typer.Option("--format", help="Answer format: aws, qwen or openai.")] = "aws",
+    fmt: Annotated[
+        str, typer.Option("--format", help="Answer format: aws, qwen or openai.")
+    ] = "aws",
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("outputs/default"),
     multi_share: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share of execute rows needing two calls.")
@@ -98,7 +100,9 @@ def generate(
         list[Path] | None, typer.Option(help="Extra templates folder, searched first (repeatable).")
     ] = None,
     max_tools: Annotated[int, typer.Option(min=1, help="Tools listed per system prompt.")] = 8,
-    shard: Annotated[str | None, typer.Option(help="Write only slice i of n (0-based), e.g. 0/4.")] = None,
+    shard: Annotated[
+        str | None, typer.Option(help="Write only slice i of n (0-based), e.g. 0/4.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     paraphrase: Annotated[
         bool, typer.Option("--paraphrase", help="Rewrite a share of prompts with an LLM.")
@@ -149,7 +153,8 @@ def generate(
         mix_text = "/".join(str(c["behavior"].get(b, 0)) for b in ("execute", "clarify", "refuse"))
         typer.echo(f"{split}: {c['rows']} rows (execute/clarify/refuse {mix_text}) "
                    f"over {', '.join(manifest['tools'][split])}")
-    typer.echo(f"wrote {out}/ ({', '.join(f['path'] for f in manifest['files'].values())}, manifest)")
+    files = ", ".join(f["path"] for f in manifest["files"].values())
+    typer.echo(f"wrote {out}/ ({files}, manifest.json)")
 
 
 @contextmanager
