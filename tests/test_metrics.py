@@ -260,3 +260,12 @@ def test_score_on_the_default_heldout_split(default_dataset: Path, tmp_path: Pat
     report = json.loads(result.output)
     assert report["n"] == 300 and report["reward"] == 1.0 and report["exact_match"] == 1.0
     assert report["confusion"]["execute"]["call"] == 180
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import factory.metrics
+
+    result = doctest.testmod(factory.metrics)
+    assert result.attempted >= 2 and result.failed == 0

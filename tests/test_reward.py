@@ -813,3 +813,12 @@ def test_huge_completions_score_quickly(text: str) -> None:
     assert score(text, ASK_CITY, behavior="clarify", missing=["city"]) <= ASK_CREDIT
     assert score(text, "No.", behavior="refuse") == 0.0
     assert time.perf_counter() - start < 5  # seconds, on a busy 2-core machine
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import factory.reward
+
+    result = doctest.testmod(factory.reward)
+    assert result.attempted >= 6 and result.failed == 0
