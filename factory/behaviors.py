@@ -148,37 +148,38 @@ class Builder:
 
     def execute_call(
         self, tool: ToolSpec, register: str, rng: random.Random
-    ) -> tuple[str, dict[str, Any], str]:
-        """(user text, gold call, template id) for one call of ``tool``."""
+    ) -> tuple[str, dict[str, Any], str, list[str]]:
+        """(user text, gold call, template id, value texts) for one call of ``tool``."""
         lines = self.exec_lines[tool.name, register]
         if lines:
             line = rng.choice(lines)
             values = self._values(tool, line.slots, set(tool.required), rng)
             text = line.render(self._context(line, values))
             values = {p: v for p, v in values.items() if _stated(tool, p, v, text)}
-            return text, _call(tool, values), line.id
+            return text, _call(tool, values), line.id, _texts_of(values)
         keep = set(tool.required)
         keep |= {p for p in tool.optional if rng.random() < 0.5}
         values = self._values(tool, keep, keep, rng)
         line = rng.choice(self.lib.generic[register])
-        return self._generic(tool, line, values, register), _call(tool, values), line.id
+        text = self._generic(tool, line, values, register)
+        return text, _call(tool, values), line.id, _texts_of(values)
 
     def execute(self, tool: ToolSpec, register: str, rng: random.Random) -> Example:
-        text, call, tid = self.execute_call(tool, register, rng)
-        text = _noise(text, register, _texts_of(call), rng)
+        text, call, tid, texts = self.execute_call(tool, register, rng)
+        text = _noise(text, register, texts, rng)
         return Example(text, json.dumps([call], ensure_ascii=False), [tool.name], [], None, tid)
 
     def multi(
         self, first: ToolSpec, second: ToolSpec, register: str, rng: random.Random
     ) -> Example:
         """One request that needs two calls (same or different tools)."""
-        text_a, call_a, tid_a = self.execute_call(first, register, rng)
+        text_a, call_a, tid_a, texts_a = self.execute_call(first, register, rng)
         for _ in range(8):
-            text_b, call_b, tid_b = self.execute_call(second, register, rng)
+            text_b, call_b, tid_b, texts_b = self.execute_call(second, register, rng)
             if call_b != call_a:
                 break
         joiner = rng.choice(_JOINERS[register])
-        protected = _texts_of(call_a) + _texts_of(call_b)
+        protected = texts_a + texts_b
         b = text_b if _starts_with_value(text_b, protected) else _lower_first(text_b)
         text = joiner.format(a=_end_sentence(text_a, register), b=b)
         calls = [call_a, call_b]
@@ -295,14 +296,9 @@ def _stated(tool: ToolSpec, name: str, value: Value, text: str) -> bool:
     return value.text in text
 
 
-def _texts_of(call: dict[str, Any]) -> list[str]:
-    out: list[str] = []
-    for v in call["arguments"].values():
-        if isinstance(v, list):
-            out.extend(str(x) for x in v)
-        else:
-            out.append(str(v))
-    return out
+def _texts_of(values: dict[str, Value]) -> list[str]:
+    """The words that state the values: never touched by typos or re-casing."""
+    return [v.text for v in values.values()]
 
 
 def _starts_with_value(text: str, protected: list[str]) -> bool:

@@ -27,8 +27,12 @@ TRAIN_TOOLS = {
     "get_statistics",
 }
 HELDOUT_TOOLS = {"search_restaurants", "get_stock_price", "calculate_standard_deviation"}
+MONTHS = "January February March April May June July August September October November December"
+MONTHS = MONTHS.split()
 KEYS = {"data_source", "prompt", "ability", "reward_model", "extra_info"}
-INFO_KEYS = {
+INFO_MONTHS = "January February March April May June July August September October November December"
+MONTHS = MONTHS.split()
+KEYS = {
     "id",
     "split",
     "behavior",
@@ -133,6 +137,10 @@ def test_execute_calls_are_valid_and_grounded(rows: dict[str, list[dict[str, Any
             for call in calls:
                 Draft202012Validator(schemas[call["name"]]).validate(call["arguments"])
                 assert ungrounded_arguments(call["arguments"], user) == [], (user, call)
+                date = call["arguments"].get("date")
+                if date:  # typos never touch a value: ISO or the exact month name is there
+                    month = MONTHS[int(date[5:7]) - 1]
+                    assert date in user or month in user, (user, date)
                 optional = set(schemas[call["name"]]["properties"]) - set(
                     schemas[call["name"]].get("required", [])
                 )
