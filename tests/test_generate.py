@@ -30,9 +30,7 @@ HELDOUT_TOOLS = {"search_restaurants", "get_stock_price", "calculate_standard_de
 MONTHS = "January February March April May June July August September October November December"
 MONTHS = MONTHS.split()
 KEYS = {"data_source", "prompt", "ability", "reward_model", "extra_info"}
-INFO_MONTHS = "January February March April May June July August September October November December"
-MONTHS = MONTHS.split()
-KEYS = {
+INFO_KEYS = {
     "id",
     "split",
     "behavior",
