@@ -1,3 +1,4 @@
-from .cli import main
+from factory.cli import main
 
-main()
+if __name__ == "__main__":  # workers started with "spawn" re-import this module
+    main()
