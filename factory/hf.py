@@ -24,10 +24,13 @@ def _default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def load_model(path: str | Path, device: str | None = None) -> tuple[Any, Any]:
+def load_model(
+    path: str | Path, device: str | None = None, *, dtype: str | None = None
+) -> tuple[Any, Any]:
     """Load ``(model, tokenizer)`` from a local folder (or hub id already in the cache).
 
-    bf16 on CUDA, fp32 on CPU; the tokenizer pads on the left for batched generation.
+    bf16 on CUDA, fp32 on CPU unless ``dtype`` ("float32", "bfloat16") says otherwise (training
+    keeps fp32 master weights); the tokenizer pads on the left for batched generation.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -36,11 +39,15 @@ def load_model(path: str | Path, device: str | None = None) -> tuple[Any, Any]:
     if isinstance(path, Path) or Path(path).exists():
         if not (Path(path) / "config.json").is_file():
             raise ModelError(f"{path}: not a model folder (no config.json)")
-    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    torch_dtype = (
+        getattr(torch, dtype)
+        if dtype
+        else (torch.bfloat16 if device.startswith("cuda") else torch.float32)
+    )
     model: Any
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path))
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch_dtype)
     except (OSError, ValueError) as err:
         raise ModelError(f"{path}: cannot load model: {err}") from err
     prepare_tokenizer(tokenizer)
