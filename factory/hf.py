@@ -76,7 +76,7 @@ def generate_completions(
     prepare_tokenizer(tokenizer)
     was_training = model.training
     model.eval()
-    if getattr(model, "is_gradient_checkpointing", False):
+    if hasattr(model, "gradient_checkpointing_disable"):
         model.gradient_checkpointing_disable()
     model.config.use_cache = True
     texts = [
