@@ -76,8 +76,11 @@ def generate_completions(
     prepare_tokenizer(tokenizer)
     was_training = model.training
     model.eval()
-    if hasattr(model, "gradient_checkpointing_disable"):
-        model.gradient_checkpointing_disable()
+    disable = getattr(model, "activation_checkpointing_disable", None) or getattr(
+        model, "gradient_checkpointing_disable", None
+    )
+    if disable is not None:
+        disable()
     model.config.use_cache = True
     texts = [
         tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True)
