@@ -28,6 +28,7 @@ from .errors import ConfigError
 from .formats import dumps_row, make_row, openai_tool, system_prompt
 from .plan import (
     BEHAVIORS,
+    apportion,
     behavior_order,
     is_multi,
     iter_plan,
@@ -118,13 +119,11 @@ class _Split:
         return system_prompt([self.lines[n] for n in names], self.fmt), names
 
 
-def _check_mix(cfg: GenerateConfig, splits: list[_Split], lib: Library) -> None:
+def _check_mix(cfg: GenerateConfig, splits: list[_Split]) -> None:
     sizes = {"train": cfg.train, "heldout": cfg.heldout}
     for split in splits:
         if sizes[split.name] == 0:
             continue
-        from .plan import apportion
-
         counts = dict(zip(BEHAVIORS, apportion(sizes[split.name], cfg.mix), strict=True))
         if counts["clarify"] and not split.clarify_tools:
             raise ConfigError(
@@ -273,9 +272,10 @@ def load_inputs(cfg: GenerateConfig) -> tuple[list[ToolSpec], list[ToolSpec], Li
         tools = load_specs(cfg.specs)
         heldout_names = cfg.heldout_tools
     else:
-        tools = load_specs([BUNDLED_SPECS / "train", BUNDLED_SPECS / "heldout"])
+        held_dir = BUNDLED_SPECS / "heldout"
+        tools = load_specs([BUNDLED_SPECS / "train", held_dir])
         heldout_names = cfg.heldout_tools or [
-            t.name for t in load_specs([BUNDLED_SPECS / "heldout"])
+            t.name for t in tools if Path(t.source).parent == held_dir
         ]
     train_tools, heldout_tools = pick_heldout(tools, heldout_names, cfg.seed)
     return train_tools, heldout_tools, load_library(tools, cfg.templates)
@@ -290,7 +290,7 @@ def generate(
     """Build the dataset described by ``cfg`` into ``cfg.out``; return the manifest."""
     train_tools, heldout_tools, lib = load_inputs(cfg)
     splits = [_Split("train", train_tools, lib, cfg), _Split("heldout", heldout_tools, lib, cfg)]
-    _check_mix(cfg, splits, lib)
+    _check_mix(cfg, splits)
     builder = Builder(train_tools + heldout_tools, lib, Pools(cfg.seed))
     sizes = {"train": cfg.train, "heldout": cfg.heldout}
     cfg.out.mkdir(parents=True, exist_ok=True)
