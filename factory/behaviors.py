@@ -16,7 +16,7 @@ from typing import Any
 
 from .specs import ToolSpec
 from .templates import REGISTERS, Library, Line
-from .values import Pools, Value, join_words, sample
+from .values import Pools, Sampler, Value, join_words, sampler
 
 _VERB_S = {
     "returns": "return",
@@ -187,6 +187,10 @@ class Builder:
     def __init__(self, tools: list[ToolSpec], lib: Library, pools: Pools) -> None:
         self.lib = lib
         self.pools = pools
+        self.draws: dict[str, list[tuple[str, Sampler]]] = {
+            tool.name: [(p, sampler(s, p, pools)) for p, s in tool.properties.items()]
+            for tool in tools
+        }
         self.exec_lines: dict[tuple[str, str], list[Line]] = {}
         self.clar_lines: dict[tuple[str, str], list[Line]] = {}
         for tool in tools:
@@ -309,9 +313,9 @@ class Builder:
     ) -> dict[str, Value]:
         """Sample the slots the template uses: ``always`` ones, and each other one half the time."""
         out = {}
-        for p in tool.properties:
+        for p, draw in self.draws[tool.name]:
             if p in slots and (p in always or rng.random() < 0.5):
-                out[p] = sample(tool.properties[p], p, rng, self.pools)
+                out[p] = draw(rng)
         return out
 
     @staticmethod

@@ -17,6 +17,7 @@ import json
 import math
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -130,15 +131,6 @@ def _number_text(x: float | int, rng: random.Random) -> str:
     return f"{n:,}" if abs(n) >= 1000 and rng.random() < 0.5 else str(n)
 
 
-def _date_text(d: dt.date, rng: random.Random) -> str:
-    style = rng.randrange(3)
-    if style == 0:
-        return d.isoformat()
-    if style == 1:
-        return f"{_MONTHS[d.month - 1]} {d.day}, {d.year}"
-    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
-
-
 def join_words(items: list[str], conj: str = "and") -> str:
     """'a', 'a and b', 'a, b and c'."""
     if len(items) <= 1:
@@ -156,69 +148,134 @@ def enum_text(value: Any) -> str:
     return value.replace("_", " ") if _SNAKE_RE.match(value) else value
 
 
+Sampler = Callable[[random.Random], Value]
+_YES = Value(True, "yes")
+
+
 def sample(schema: dict[str, Any], name: str, rng: random.Random, pools: Pools) -> Value:
     """A value that validates against ``schema`` and the words a user would use for it."""
+    return sampler(schema, name, pools)(rng)
+
+
+def sampler(schema: dict[str, Any], name: str, pools: Pools) -> Sampler:
+    """``sample`` for one schema as a function of the RNG alone: the schema is read, the pool
+    picked and the value texts made once, so that a draw is only the RNG calls it needs."""
     hints = schema.get("x-factory") or {}
     choices = hints.get("choices") or schema.get("enum")
     if choices:
-        choice = rng.choice(choices)
-        return Value(choice, enum_text(choice))
+        options = [Value(c, enum_text(c)) for c in choices]
+        return lambda rng: rng.choice(options)
     typ = schema.get("type", "string")
     if isinstance(typ, list):
         typ = next((t for t in typ if t != "null"), "string")
     if typ == "integer":
         lo = int(schema.get("minimum", 1))
-        hi = int(schema.get("maximum", max(lo + 9, 100)))
-        n = rng.randint(lo, hi)
-        return Value(n, _number_text(n, rng))
+        return _integer(lo, int(schema.get("maximum", max(lo + 9, 100))))
     if typ == "number":
         flo = float(schema.get("minimum", 1))
-        fhi = float(schema.get("maximum", max(flo + 9, 1000)))
+        return _number(flo, float(schema.get("maximum", max(flo + 9, 1000))))
+    if typ == "boolean":
+        return lambda rng: _YES
+    if typ == "array":
+        return _array(schema, name, pools)
+    if typ == "object":
+        return _object(schema, pools)
+    fmt = schema.get("format")
+    if fmt == "date":
+        return lambda rng: _dates()[rng.randrange(DATE_SPAN_DAYS)][rng.randrange(3)]
+    if fmt == "date-time":
+        return _date_time
+    kind = {"email": "email", "uri": "url", "url": "url"}.get(str(fmt), string_kind(name, schema))
+    pool = [Value(text, text) for text in pools.get(kind)]
+    return lambda rng: rng.choice(pool)
+
+
+def _integer(lo: int, hi: int) -> Sampler:
+    if -1000 < lo and hi < 1000:  # small numbers are always written plainly
+        small = [Value(n, str(n)) for n in range(lo, hi + 1)]
+        return lambda rng: small[rng.randint(lo, hi) - lo]
+
+    def integer(rng: random.Random) -> Value:
+        n = rng.randint(lo, hi)
+        return Value(n, _number_text(n, rng))
+
+    return integer
+
+
+def _number(flo: float, fhi: float) -> Sampler:
+    def number(rng: random.Random) -> Value:
         x = _round_number(flo, fhi, rng)
         if isinstance(x, int) and rng.random() < 0.25 and x + 1 <= fhi:
             x = round(x + rng.choice((0.5, 0.25, 0.99, 0.75, 0.1)), 2)
         return Value(x, _number_text(x, rng))
-    if typ == "boolean":
-        return Value(True, "yes")
-    if typ == "array":
-        return _sample_array(schema, name, rng, pools)
-    if typ == "object":
-        props = schema.get("properties") or {}
-        keys = list(schema.get("required") or props)
-        parts = {k: sample(props[k], k, rng, pools) for k in keys if k in props}
+
+    return number
+
+
+@cache
+def _dates() -> list[list[Value]]:
+    """Every date that can be drawn, in the three ways a user may write it."""
+    out = []
+    for i in range(DATE_SPAN_DAYS):
+        d = DATE_ANCHOR + dt.timedelta(days=i)
+        month = _MONTHS[d.month - 1]
+        texts = (d.isoformat(), f"{month} {d.day}, {d.year}", f"{d.day} {month} {d.year}")
+        out.append([Value(d.isoformat(), text) for text in texts])
+    return out
+
+
+def _date_time(rng: random.Random) -> Value:
+    d = DATE_ANCHOR + dt.timedelta(days=rng.randrange(DATE_SPAN_DAYS))
+    stamp = f"{d.isoformat()}T{rng.randrange(6, 22):02d}:{rng.choice((0, 15, 30, 45)):02d}:00"
+    return Value(stamp, stamp)
+
+
+def _object(schema: dict[str, Any], pools: Pools) -> Sampler:
+    props = schema.get("properties") or {}
+    keys = [k for k in schema.get("required") or props if k in props]
+    fields = [(k, sampler(props[k], k, pools)) for k in keys]
+
+    def obj(rng: random.Random) -> Value:
+        parts = {k: draw(rng) for k, draw in fields}
         text = join_words([f"{k.replace('_', ' ')} {v.text}" for k, v in parts.items()])
         return Value({k: v.value for k, v in parts.items()}, text)
-    fmt = schema.get("format")
-    if fmt in ("date", "date-time"):
-        d = DATE_ANCHOR + dt.timedelta(days=rng.randrange(DATE_SPAN_DAYS))
-        if fmt == "date":
-            return Value(d.isoformat(), _date_text(d, rng))
-        stamp = f"{d.isoformat()}T{rng.randrange(6, 22):02d}:{rng.choice((0, 15, 30, 45)):02d}:00"
-        return Value(stamp, stamp)
-    kind = {"email": "email", "uri": "url", "url": "url"}.get(str(fmt), string_kind(name, schema))
-    text = rng.choice(pools.get(kind))
-    return Value(text, text)
+
+    return obj
 
 
-def _sample_array(schema: dict[str, Any], name: str, rng: random.Random, pools: Pools) -> Value:
+def _array(schema: dict[str, Any], name: str, pools: Pools) -> Sampler:
     items = schema.get("items") or {"type": "string"}
     lo = int(schema.get("minItems", 1))
     hi = int(schema.get("maxItems", max(lo, 4)))
-    count = rng.randint(lo, hi)
     enum = items.get("enum")
     if enum:
-        picked = rng.sample(list(enum), min(count, len(enum)))
-        return Value(picked, join_words([enum_text(p) for p in picked]))
+        population = list(enum)
+
+        def picks(rng: random.Random) -> Value:
+            picked = rng.sample(population, min(rng.randint(lo, hi), len(population)))
+            return Value(picked, join_words([enum_text(p) for p in picked]))
+
+        return picks
     if items.get("type") in ("integer", "number"):
         top = int(items.get("maximum", 100))
         low = int(items.get("minimum", 0))
-        nums = [rng.randint(low, top) for _ in range(count)]
-        return Value(nums, join_words([str(n) for n in nums]))
-    seen: list[Value] = []
-    for _ in range(count * 3):
-        v = sample(items, name, rng, pools)
-        if all(v.value != s.value for s in seen):
-            seen.append(v)
-        if len(seen) == count:
-            break
-    return Value([v.value for v in seen], join_words([v.text for v in seen]))
+
+        def numbers(rng: random.Random) -> Value:
+            nums = [rng.randint(low, top) for _ in range(rng.randint(lo, hi))]
+            return Value(nums, join_words([str(n) for n in nums]))
+
+        return numbers
+    item = sampler(items, name, pools)
+
+    def distinct(rng: random.Random) -> Value:
+        count = rng.randint(lo, hi)
+        seen: list[Value] = []
+        for _ in range(count * 3):
+            v = item(rng)
+            if all(v.value != s.value for s in seen):
+                seen.append(v)
+            if len(seen) == count:
+                break
+        return Value([v.value for v in seen], join_words([v.text for v in seen]))
+
+    return distinct
