@@ -26,17 +26,44 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from itertools import permutations
-from json.scanner import make_scanner
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from factory.formats import tools_from_system  # absolute: verl loads this file by path
+# absolute imports: verl loads this file by path
+from factory.completions import (
+    PROSE_LIMIT,
+    Call,
+    Did,
+    calls_in_text,
+    classify,
+    completion_text,
+    makes_call,
+    parse_calls,
+    requests_in,
+)
+from factory.formats import tools_from_system
+
+__all__ = [
+    "ARGS_CREDIT",
+    "ASK_CREDIT",
+    "NAME_CREDIT",
+    "NEAR_MISS",
+    "PROSE_CREDIT",
+    "Call",
+    "Did",
+    "classify",
+    "compute_score",
+    "infer_behavior",
+    "parse_calls",
+    "prompt_tools",
+    "score",
+    "trl_reward",
+    "trl_reward_aws",
+]
 
 Mode = Literal["strict", "aws"]
-Did = Literal["call", "ask", "refuse"]
-Call = dict[str, Any]
 
 # Strict partial credit for a call with the right name: NAME_CREDIT plus ARGS_CREDIT times the
 # share of right arguments. A near miss ("50" for 50) counts half an argument. The top of the
@@ -50,40 +77,8 @@ ASK_CREDIT = 0.2
 PROSE_CREDIT = 0.5
 
 _NUMBERS = (int, float)
-# Questions and declines are looked for in the last this-many characters (the answer follows
-# any reasoning); calls are looked for everywhere.
-_PROSE_LIMIT = 4096
 _MAX_EXACT_MATCHING = 6  # above this many calls on one side, match greedily
-_MAX_BARE_TRIES = 32  # JSON start positions tried in bare text
 
-# <TOOLCALL>[...]</TOOLCALL> and <tool_call>{...}</tool_call> tags, opening or closing
-_TAG_RE = re.compile(r"<(/?)(?:toolcall|tool_call)>", re.I)
-_FENCE_RE = re.compile(r"```[\w-]*[ \t]*\n?(.*?)(?:```|\Z)", re.S)
-_JSON_START_RE = re.compile(r"[\[{]")
-# The decoder's scanner reads one JSON value at an offset (C speed, no wrapper frames).
-_SCAN: Callable[[str, int], tuple[Any, int]] = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
-
-_SENTENCE_RE = re.compile(r"[^.!?\n]+[.!?]*")
-_INTERROGATIVE_RE = re.compile(
-    r"^(?:\W*)(?:so|and|but|also|ok|okay|sure|great)?[\s,]*"
-    r"(?:what|which|where|when|who|whom|whose|how|could|can|would|will|do|does|did|is|are|"
-    r"should|may|might|shall)\b(?!'|\s+not\b)"
-)
-_REQUEST_START_RE = re.compile(
-    r"\W*(?:(?:please|kindly)\s+)?(?:provide|specify|tell me|let me know|share|give me|"
-    r"send me|clarify|confirm|enter|include|mention)\b"
-)
-_REQUEST_INSIDE_RE = re.compile(
-    r"\bplease\s+(?:provide|specify|tell|let me know|share|give|send|clarify|confirm|enter|"
-    r"include|mention)\b"
-    r"|\bi(?:'d| would| will)? need (?:to know )?(?:the|your|a|an|which|what|more|some)\b"
-)
-# Questions that offer help rather than ask for input ("Is there anything else ...?").
-_OFFER_RE = re.compile(
-    r"\b(?:anything else|something else|else (?:i|we) can|(?:can|may|shall) (?:i|we) help|"
-    r"how (?:can|may) (?:i|we)|instead|other (?:questions?|requests?|ways?)|"
-    r"is there (?:another|something|anything))\b"
-)
 _DECLINE_RE = re.compile(
     r"\b(?:sorry|apologi[sz]e|can't|cannot|can not|won't|will not|unable|not able|decline|"
     r"refuse|must not|shouldn't|should not|not (?:allowed|permitted|appropriate|possible|"
@@ -112,195 +107,6 @@ _WHERE_HINTS = frozenset(
     "neighbourhood neighborhood venue where".split()
 )
 _WHEN_HINTS = frozenset("date time day when departure arrival start end".split())
-
-
-# --- parsing ---------------------------------------------------------------------------------
-
-
-def _as_text(completion: Any) -> str:
-    """The assistant text of a completion: a string, bytes, a message or a list of messages."""
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, bytes | bytearray):
-        return bytes(completion).decode("utf-8", errors="replace")
-    if isinstance(completion, Mapping):
-        return _message_text(completion)
-    if isinstance(completion, list | tuple):
-        return "\n".join(_message_text(m) for m in completion if isinstance(m, Mapping))
-    return ""
-
-
-def _message_text(message: Mapping[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}]
-        text = "".join(
-            str(p.get("text", "")) for p in content if isinstance(p, Mapping) and "text" in p
-        )
-    else:
-        text = content if isinstance(content, str) else ""
-    tool_calls = message.get("tool_calls")
-    if isinstance(tool_calls, list) and tool_calls:
-        blocks = []
-        for tc in tool_calls:
-            try:
-                blocks.append("<tool_call>" + json.dumps(tc, default=str) + "</tool_call>")
-            except (TypeError, ValueError):
-                continue
-        text = text + "\n" + "\n".join(blocks)
-    return text
-
-
-def _call_from(obj: Any) -> Call | None:
-    """One ``{"name", "arguments"}`` call from a parsed JSON object, or None if it is not one."""
-    if type(obj) is not dict:
-        return None
-    if "name" not in obj and type(obj.get("function")) is dict:
-        obj = obj["function"]  # OpenAI tool_calls entry
-    name = obj.get("name")
-    if type(name) is not str:
-        return None
-    if len(obj) == 2 and type(obj.get("arguments")) is dict and name == name.strip():
-        call: Call = obj  # already a call: no copy
-        return call
-    args = obj["arguments"] if "arguments" in obj else obj.get("parameters", {})
-    if isinstance(args, str):  # OpenAI style: arguments as a JSON string
-        stripped = args.strip()
-        if not stripped:
-            args = {}
-        else:
-            try:
-                args = json.loads(stripped)
-            except (ValueError, RecursionError):
-                pass
-    elif args is None:
-        args = {}
-    return {"name": name.strip(), "arguments": args}
-
-
-def _calls_from_json(obj: Any) -> list[Call] | None:
-    """The calls in a parsed JSON value (a call, a list of calls, a message with tool_calls)."""
-    if isinstance(obj, dict) and isinstance(obj.get("tool_calls"), list):
-        obj = obj["tool_calls"]
-    if isinstance(obj, list):
-        calls = [c for c in map(_call_from, obj) if c is not None]
-        return calls or None
-    call = _call_from(obj)
-    return [call] if call is not None else None
-
-
-def _decode(text: str) -> Any:
-    """The first JSON value in ``text`` (leading prose skipped), or None."""
-    match = _JSON_START_RE.search(text)
-    if match is None:
-        return None
-    try:
-        return _SCAN(text, match.start())[0]
-    except (StopIteration, ValueError, RecursionError):
-        return None
-
-
-def _tagged_blocks(text: str) -> list[str]:
-    """The contents of call tags; a tag left open runs to the next tag or the end."""
-    parts = _TAG_RE.split(text)  # [before, "" or "/", after, "" or "/", after, ...]
-    return [parts[i + 1] for i in range(1, len(parts), 2) if not parts[i]]
-
-
-def _calls_in_blocks(blocks: Iterable[str]) -> list[Call]:
-    calls: list[Call] = []
-    for block in blocks:
-        found = _calls_from_json(_decode(block))
-        if found:
-            calls.extend(found)
-    return calls
-
-
-def _calls_in_bare(text: str) -> list[Call] | None:
-    for tries, match in enumerate(_JSON_START_RE.finditer(text)):
-        if tries >= _MAX_BARE_TRIES:
-            break
-        try:
-            value = _SCAN(text, match.start())[0]
-        except (StopIteration, ValueError, RecursionError):
-            continue
-        found = _calls_from_json(value)
-        if found:
-            return found
-    return None
-
-
-def parse_calls(text: Any) -> list[Call] | None:
-    """The tool calls in a completion, or None when it makes no call.
-
-    Reads ``<TOOLCALL>[...]</TOOLCALL>``, ``<tool_call>{...}</tool_call>`` blocks, fenced JSON,
-    then bare JSON (a list or object anywhere in the text). A call tag whose content is not a
-    call gives ``[]``: the model tried to call. Each call is ``{"name", "arguments"}``.
-
-    >>> parse_calls('Sure. <tool_call>{"name": "f", "parameters": {"x": 1}}</tool_call>')
-    [{'name': 'f', 'arguments': {'x': 1}}]
-    """
-    return _parse(text if type(text) is str else _as_text(text))
-
-
-def _parse(text: str) -> list[Call] | None:
-    if "<" in text:
-        tagged = _tagged_blocks(text)
-        if tagged:
-            return _calls_in_blocks(tagged)
-    elif "{" not in text:
-        return None
-    if "```" in text:
-        fenced = _calls_in_blocks(_FENCE_RE.findall(text))
-        if fenced:
-            return fenced
-    return _calls_in_bare(text)
-
-
-@lru_cache(maxsize=65536)
-def _truth_calls(ground_truth: str) -> list[Call] | None:
-    """The calls of a ground truth string (a JSON list of calls), or None for natural language.
-
-    Cached: a dataset repeats each ground truth once per GRPO generation and epoch.
-    """
-    stripped = ground_truth.strip()
-    if not stripped.startswith(("[", "{", "<", "`")):
-        return None
-    return parse_calls(stripped) or None
-
-
-# --- what the model did ----------------------------------------------------------------------
-
-
-def _requests(text: str) -> list[str]:
-    """The sentences of ``text`` (lowercased) that ask the user for something."""
-    out = []
-    text = text[-_PROSE_LIMIT:].lower().replace("\u2019", "'")
-    for raw in _SENTENCE_RE.findall(text):
-        sentence = raw.strip(" \t\"'*_-")
-        if (
-            sentence.endswith("?")
-            or _INTERROGATIVE_RE.match(sentence)
-            or _REQUEST_START_RE.match(sentence)
-            or (
-                ("please" in sentence or "need" in sentence) and _REQUEST_INSIDE_RE.search(sentence)
-            )
-        ) and not _OFFER_RE.search(sentence):
-            out.append(sentence)
-    return out
-
-
-def classify(completion: Any) -> Did:
-    """What a completion did: ``"call"`` a tool, ``"ask"`` the user, or ``"refuse"`` (neither).
-
-    >>> classify("Which city do you mean?"), classify("I can't help with that.")
-    ('ask', 'refuse')
-    """
-    try:
-        text = _as_text(completion)
-        if parse_calls(text) is not None:
-            return "call"
-        return "ask" if _requests(text) else "refuse"
-    except Exception:  # classify is as total as score
-        return "refuse"
 
 
 # --- value comparison ------------------------------------------------------------------------
@@ -392,26 +198,64 @@ def _tool_index(tools: Sequence[Any]) -> ToolIndex:
     return result
 
 
+class _Truth(NamedTuple):  # not a dataclass: those need sys.modules, and verl loads us loose
+    """A ground truth read once: its calls (None for natural language) and, per call, whether
+    its arguments are plain (see :func:`_plain`)."""
+
+    calls: list[Call] | None
+    plain: tuple[bool, ...]
+
+
+@lru_cache(maxsize=65536)
+def _truth(ground_truth: str) -> _Truth:
+    """The calls of a ground truth string (a JSON list of calls), or None for natural language.
+
+    Cached: a dataset repeats each ground truth once per GRPO generation and epoch.
+    """
+    stripped = ground_truth.strip()
+    if not stripped.startswith(("[", "{", "<", "`")):
+        return _Truth(None, ())
+    calls = parse_calls(stripped) or None
+    return _Truth(calls, tuple(_plain(c["arguments"]) for c in calls or ()))
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``x == value`` implies ``_same(x, value)`` for every JSON value ``x``.
+
+    ``==`` differs from :func:`_same` only where a boolean meets a number (True == 1.0), so a
+    value without booleans, without numbers equal to 0 or 1 (and without NaN) is plain.
+    """
+    kind = type(value)
+    if kind is dict:
+        return all(map(_plain, value.values()))
+    if kind is list:
+        return all(map(_plain, value))
+    if kind is int or kind is float:
+        return bool(value != 0 and value != 1 and value == value)
+    return kind is str or value is None
+
+
 def _drop_defaults(args: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     if not defaults or not any(k in args for k in defaults):
         return args
     return {k: v for k, v in args.items() if not (k in defaults and _same(v, defaults[k]))}
 
 
-def _call_credit(pred: Call, truth: Call, tools: Sequence[Any] | None) -> float:
-    """Strict credit for one predicted call against one true call."""
+def _call_credit(pred: Call, truth: Call, plain: bool, tools: Sequence[Any] | None) -> float:
+    """Strict credit for one predicted call against one true call (``plain``: its arguments')."""
     if pred["name"] != truth["name"]:
         return 0.0
     got, want = pred["arguments"], truth["arguments"]
-    # ``==`` (C speed) is looser than _same (True == 1), so it can only rule a match out
-    if got == want and _same(got, want):
+    # ``==`` (C speed) is looser than _same (True == 1), so it can only rule a match out,
+    # unless the truth is plain
+    if got == want and (plain or _same(got, want)):
         return 1.0
     if type(got) is not dict or type(want) is not dict:
         return NAME_CREDIT
     if tools:
         defaults = _tool_index(tools)[0].get(truth["name"], {})
         got, want = _drop_defaults(got, defaults), _drop_defaults(want, defaults)
-        if got == want and _same(got, want):
+        if got == want and (plain or _same(got, want)):  # fewer plain values are plain
             return 1.0
     keys = got.keys() | want.keys()
     right = 0.0
@@ -424,13 +268,15 @@ def _call_credit(pred: Call, truth: Call, tools: Sequence[Any] | None) -> float:
     return NAME_CREDIT + ARGS_CREDIT * right / len(keys)
 
 
-def _match_calls(pred: list[Call], truth: list[Call], tools: Sequence[Any] | None) -> float:
+def _match_calls(pred: list[Call], gold: _Truth, tools: Sequence[Any] | None) -> float:
     """Best one-to-one matching of predicted to true calls, as a share of the larger side."""
+    truth, plain = gold.calls, gold.plain
     if not pred or not truth:
         return 0.0
     if len(pred) == 1 == len(truth):
-        return _call_credit(pred[0], truth[0], tools)
-    credit = [[_call_credit(p, t, tools) for t in truth] for p in pred]
+        return _call_credit(pred[0], truth[0], plain[0], tools)
+    truths = list(zip(truth, plain, strict=True))
+    credit = [[_call_credit(p, t, f, tools) for t, f in truths] for p in pred]
     n_pred, n_truth = len(pred), len(truth)
     if min(n_pred, n_truth) == 1:
         best = max(max(row) for row in credit)
@@ -526,7 +372,7 @@ def _schema_targets(missing: str, tools: Sequence[Any] | None) -> frozenset[str]
 
 @lru_cache(maxsize=4096)
 def _gold_targets(truth: str) -> frozenset[str]:
-    return _content_stems(" ".join(_requests(truth)))
+    return _content_stems(" ".join(requests_in(truth)))
 
 
 def _asks_for(requests: list[tuple[str, set[str]]], targets: frozenset[str]) -> bool:
@@ -541,7 +387,7 @@ def _asks_for(requests: list[tuple[str, set[str]]], targets: frozenset[str]) -> 
 
 
 def _clarify_score(text: str, truth: str, missing: Sequence[Any], tools: Any) -> float:
-    requests = [(s, set(map(_stem, _WORD_RE.findall(s)))) for s in _requests(text)]
+    requests = [(s, set(map(_stem, _WORD_RE.findall(s)))) for s in requests_in(text)]
     if not requests:
         return 0.0
     names = [m for m in missing if isinstance(m, str) and m]
@@ -565,7 +411,7 @@ def infer_behavior(ground_truth: str, missing: Any = None) -> str:
     >>> infer_behavior('[{"name": "f", "arguments": {}}]'), infer_behavior("Which city?")
     ('execute', 'clarify')
     """
-    if _truth_calls(ground_truth):
+    if _truth(ground_truth).calls:
         return "execute"
     if missing or "?" in ground_truth:
         return "clarify"
@@ -590,23 +436,16 @@ def _aws_score(pred: list[Call] | None, truth_calls: list[Call] | None) -> float
     return 0.5 if pred_names & truth_names else 0.0
 
 
-def _strict_score(
-    text: str,
-    pred: list[Call] | None,
-    truth: str,
-    behavior: str,
-    missing: Any,
-    tools: Any,
-) -> float:
+def _strict_score(text: str, truth: str, behavior: str, missing: Any, tools: Any) -> float:
     """Clarify and refuse rows (execute rows are a call matching)."""
-    if pred is not None:  # a call where the row wanted a question or a refusal
+    if makes_call(text):  # a call where the row wanted a question or a refusal
         return 0.0
     if behavior == "clarify":
         names = missing if isinstance(missing, list | tuple) else []
         return _clarify_score(text, truth, names, tools)
     if behavior == "refuse":
-        prose = text[-_PROSE_LIMIT:].lower().replace("\u2019", "'")
-        if _WORD_RE.search(prose) is None or _requests(text):  # empty, wordless or asking
+        prose = text[-PROSE_LIMIT:].lower().replace("\u2019", "'")
+        if _WORD_RE.search(prose) is None or requests_in(text):  # empty, wordless or asking
             return 0.0
         return 1.0 if _DECLINE_RE.search(prose) else PROSE_CREDIT
     return 0.0
@@ -631,19 +470,19 @@ def score(
         mode: ``strict`` (partial credit, hard to game) or ``aws`` (the reference tiers).
     """
     try:
-        text = completion if type(completion) is str else _as_text(completion)
-        truth = ground_truth if type(ground_truth) is str else _as_text(ground_truth)
-        truth_calls = _truth_calls(truth)
-        pred = _parse(text)
+        text = completion if type(completion) is str else completion_text(completion)
+        truth = ground_truth if type(ground_truth) is str else completion_text(ground_truth)
+        gold = _truth(truth)
         if mode == "aws":
-            return _aws_score(pred, truth_calls)
+            return _aws_score(calls_in_text(text), gold.calls)
         if mode != "strict":
             return 0.0
         if behavior not in ("execute", "clarify", "refuse"):
             behavior = infer_behavior(truth, missing)
         if behavior == "execute":
-            return _match_calls(pred, truth_calls, tools) if pred and truth_calls else 0.0
-        value = _strict_score(text, pred, truth, behavior, missing, tools)
+            pred = calls_in_text(text) if gold.calls else None
+            return _match_calls(pred, gold, tools) if pred else 0.0
+        value = _strict_score(text, truth, behavior, missing, tools)
         return min(1.0, max(0.0, value))
     except Exception:  # the reward must be total: anything unexpected scores 0.0
         return 0.0
