@@ -18,6 +18,9 @@ from .specs import ToolSpec
 from .templates import REGISTERS, Library, Line
 from .values import Pools, Sampler, Value, join_words, sampler
 
+# json.dumps(..., ensure_ascii=False) without building an encoder per call
+_dumps = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+
 _VERB_S = {
     "returns": "return",
     "gets": "get",
@@ -161,8 +164,8 @@ def tool_action(tool: ToolSpec) -> str:
 
 
 def _call(tool: ToolSpec, values: dict[str, Value]) -> dict[str, Any]:
-    args = {p: values[p].value for p in tool.properties if p in values}
-    return {"name": tool.name, "arguments": args}
+    """The gold call (``values`` are in the schema's property order)."""
+    return {"name": tool.name, "arguments": {p: v.value for p, v in values.items()}}
 
 
 def ask_question(tool: ToolSpec, missing: list[str], rng: random.Random) -> str:
@@ -191,6 +194,7 @@ class Builder:
             tool.name: [(p, sampler(s, p, pools)) for p, s in tool.properties.items()]
             for tool in tools
         }
+        self.required = {tool.name: frozenset(tool.required) for tool in tools}
         self.exec_lines: dict[tuple[str, str], list[Line]] = {}
         self.clar_lines: dict[tuple[str, str], list[Line]] = {}
         for tool in tools:
@@ -209,9 +213,10 @@ class Builder:
         lines = self.exec_lines[tool.name, register]
         if lines:
             line = rng.choice(lines)
-            values = self._values(tool, line.slots, set(tool.required), rng)
+            required = self.required[tool.name]
+            values = self._values(tool, line.slots, required, rng)
             text = line.render(self._context(line, values))
-            values = {p: v for p, v in values.items() if _stated(tool, p, v, text)}
+            values = {p: v for p, v in values.items() if _stated(required, p, v, text)}
             return text, _call(tool, values), line.id, _texts_of(values)
         keep = set(tool.required)
         keep |= {p for p in tool.optional if rng.random() < 0.5}
@@ -223,7 +228,7 @@ class Builder:
     def execute(self, tool: ToolSpec, register: str, rng: random.Random) -> Example:
         text, call, tid, texts = self.execute_call(tool, register, rng)
         text = _noise(text, register, texts, rng)
-        return Example(text, json.dumps([call], ensure_ascii=False), [tool.name], [], None, tid)
+        return Example(text, _dumps([call]), [tool.name], [], None, tid)
 
     def multi(
         self, first: ToolSpec, second: ToolSpec, register: str, rng: random.Random
@@ -241,9 +246,7 @@ class Builder:
         calls = [call_a, call_b]
         text = _noise(text, register, protected, rng)
         names = list(dict.fromkeys([first.name, second.name]))
-        return Example(
-            text, json.dumps(calls, ensure_ascii=False), names, [], None, f"{tid_a}+{tid_b}"
-        )
+        return Example(text, _dumps(calls), names, [], None, f"{tid_a}+{tid_b}")
 
     # -- clarify -------------------------------------------------------------------------------
 
@@ -308,7 +311,7 @@ class Builder:
         self,
         tool: ToolSpec,
         slots: frozenset[str] | set[str],
-        always: set[str],
+        always: frozenset[str] | set[str],
         rng: random.Random,
     ) -> dict[str, Value]:
         """Sample the slots the template uses: ``always`` ones, and each other one half the time."""
@@ -345,9 +348,9 @@ class Builder:
         return line.render(ctx)
 
 
-def _stated(tool: ToolSpec, name: str, value: Value, text: str) -> bool:
+def _stated(required: frozenset[str], name: str, value: Value, text: str) -> bool:
     """Keep an argument in the gold call only if the rendered text states it."""
-    if name in tool.required or isinstance(value.value, bool):
+    if name in required or isinstance(value.value, bool):
         return True
     return value.text in text
 

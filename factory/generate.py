@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import random
-import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,9 +41,11 @@ from .values import DATE_ANCHOR, Pools
 
 _MAX_ATTEMPTS = 64
 _CHUNK = 256
-_NORM_RE = re.compile(r"[^0-9a-z]+")
+# Bytes that are not [0-9a-z] become spaces (see _prompt_key).
+_WORD_BYTES = bytes(b if 48 <= b <= 57 or 97 <= b <= 122 else 32 for b in range(256))
 
 Progress = Callable[[str, int, int], None]
+_Kind = tuple[str, str, tuple[str, ...], str | None]  # behavior, register, tools, category
 
 
 class Paraphraser(Protocol):
@@ -85,8 +86,13 @@ class GenerateConfig(BaseModel):
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _norm(text: str) -> str:
-    return _NORM_RE.sub(" ", text.lower()).strip()
+def _prompt_key(text: str) -> int:
+    """Prompts that differ only in case, spacing or punctuation share a key.
+
+    The key hashes the runs of [0-9a-z] in the lowercased text (every other character, non-ASCII
+    ones included, separates words): ``re.sub("[^0-9a-z]+", " ", ...)`` done on bytes, 3x faster.
+    """
+    return hash(b" ".join(text.lower().encode("ascii", "replace").translate(_WORD_BYTES).split()))
 
 
 class _Split:
@@ -103,6 +109,7 @@ class _Split:
             t.name: openai_tool(t.name, t.description, t.public_schema()) for t in tools
         }
         self.lines = {n: json.dumps(s, ensure_ascii=False) for n, s in self.schemas.items()}
+        self.names = list(self.lines)
         self.fixed = (
             system_prompt(list(self.lines.values()), cfg.fmt)
             if len(tools) <= cfg.max_tools
@@ -112,7 +119,7 @@ class _Split:
     def system(self, row_tools: list[str], rng: random.Random) -> tuple[str, list[str]]:
         """The system prompt and the tool names it lists (a sample when there are many)."""
         if self.fixed is not None:
-            return self.fixed, list(self.lines)
+            return self.fixed, self.names
         others = [n for n in self.lines if n not in row_tools]
         names = row_tools + rng.sample(others, self.max_tools - len(row_tools))
         rng.shuffle(names)
@@ -177,13 +184,14 @@ def iter_rows(
     stop = size if stop is None else stop
     until = stop if until is None else until
     multi_rank = 0
+    rng = random.Random()
     for plan in iter_plan(order, 0, until):
         for attempt in range(_MAX_ATTEMPTS):
-            rng = random.Random(row_seed(cfg.seed, split.name, plan.index, attempt))
+            rng.seed(row_seed(cfg.seed, split.name, plan.index, attempt))
             example, register = _build(
                 split, builder, plan.behavior, plan.rank, cfg, rng, multi_rank
             )
-            key = hash(_norm(example.user))
+            key = _prompt_key(example.user)
             if key not in seen:
                 seen.add(key)
                 break
@@ -231,12 +239,10 @@ def _write_split(
     progress: Progress | None,
 ) -> tuple[dict[str, Counter[str]], str]:
     """Stream rows into ``path``; return counters and the file's sha256."""
-    counts: dict[str, Counter[str]] = {
-        k: Counter() for k in ("behavior", "tool", "register", "category")
-    }
+    kinds: Counter[_Kind] = Counter()
     digest = hashlib.sha256()
     done = 0
-    with path.open("w", encoding="utf-8") as fh:
+    with path.open("wb") as fh:
 
         def flush(batch: list[dict[str, Any]]) -> None:
             nonlocal done
@@ -244,14 +250,11 @@ def _write_split(
                 batch = paraphraser.rewrite(split, batch)
             for row in batch:
                 info = row["extra_info"]
-                counts["behavior"][info["behavior"]] += 1
-                counts["register"][info["register"]] += 1
-                counts["tool"].update(info["tools"])
-                if info["category"]:
-                    counts["category"][info["category"]] += 1
-                line = dumps_row(row) + "\n"
-                digest.update(line.encode("utf-8"))
-                fh.write(line)
+                tools = tuple(info["tools"])
+                kinds[info["behavior"], info["register"], tools, info["category"]] += 1
+            data = "".join([dumps_row(row) + "\n" for row in batch]).encode("utf-8")
+            digest.update(data)
+            fh.write(data)
             done += len(batch)
             if progress is not None:
                 progress(split, done, total)
@@ -263,7 +266,22 @@ def _write_split(
                 flush(batch)
                 batch = []
         flush(batch)
-    return counts, digest.hexdigest()
+    return _counts(kinds), digest.hexdigest()
+
+
+def _counts(kinds: Counter[_Kind]) -> dict[str, Counter[str]]:
+    """Rows per behavior, tool, register and refusal category."""
+    counts: dict[str, Counter[str]] = {
+        k: Counter() for k in ("behavior", "tool", "register", "category")
+    }
+    for (behavior, register, tools, category), n in kinds.items():
+        counts["behavior"][behavior] += n
+        counts["register"][register] += n
+        for tool in tools:
+            counts["tool"][tool] += n
+        if category:
+            counts["category"][category] += n
+    return counts
 
 
 def load_inputs(cfg: GenerateConfig) -> tuple[list[ToolSpec], list[ToolSpec], Library]:

@@ -142,15 +142,21 @@ def compile_fast(ast: nodes.Template, env: SandboxedEnvironment) -> Render | Non
     return None if parts is None else _join(parts)
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Line:
-    """One compiled template line (``fast``: the plain-Python renderer, when it has one)."""
+    """One template line: its source, the slots it reads and how it renders.
+
+    ``fast`` is the plain-Python renderer when the line has one; the Jinja template is then
+    compiled only if ever needed (an undefined name, a Jinja global), which keeps loading fast.
+    """
 
     id: str
-    template: jinja2.Template
+    source: str
+    env: SandboxedEnvironment
     slots: frozenset[str]
     category: str | None = None
     fast: Render | None = None
+    template: jinja2.Template | None = None
 
     def render(self, values: dict[str, Any]) -> str:
         if self.fast is not None:
@@ -158,6 +164,8 @@ class Line:
                 return " ".join(self.fast(values).split())
             except KeyError:
                 pass  # an undefined name: Jinja raises the error users expect
+        if self.template is None:
+            self.template = self.env.from_string(self.source)
         # A shared context over (globals + values) skips the per-render dict merge that
         # Template.render does.
         template = self.template
@@ -199,14 +207,19 @@ def read_lines(
             if not match:
                 raise TemplateError(f"{path}:{lineno}: expected '[category] text'")
             category, src = match.group(1), match.group(2)
+        line_id = f"{label}#{lineno}"
         try:
             ast = env.parse(src)
+            fast = compile_fast(ast, env)
+            if fast is not None:  # text, names and ifs: every name is a slot
+                slots = frozenset(node.name for node in ast.find_all(nodes.Name))
+                lines.append(Line(line_id, src, env, slots, category, fast))
+                continue
             template = env.from_string(ast)
         except jinja2.TemplateSyntaxError as err:
             raise TemplateError(f"{path}:{lineno}: {err.message}") from err
         slots = frozenset(meta.find_undeclared_variables(ast))
-        fast = compile_fast(ast, env)
-        lines.append(Line(f"{label}#{lineno}", template, slots, category, fast))
+        lines.append(Line(line_id, src, env, slots, category, None, template))
     return lines
 
 
