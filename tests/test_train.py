@@ -88,3 +88,48 @@ def test_broken_row_names_file_and_line(tmp_path: Path) -> None:
     path.write_text('{"prompt": [], "reward_model": {"ground_truth": "x"}, "extra_info": {}}\n')
     with pytest.raises(SystemExit, match="train.jsonl:1: not a toolfactory row"):
         train.read_rows(path)
+
+
+def test_compact_prompt_keeps_every_tool_fact_in_half_the_text(dataset: Path) -> None:
+    from factory.formats import tools_from_system
+
+    train = _train_module()
+    row = json.loads((dataset / "train.jsonl").read_text().splitlines()[0])
+    full = row["prompt"][0]["content"]
+    compact = train.compact_prompt(row["prompt"])
+    text = compact[0]["content"]
+    assert compact[1:] == row["prompt"][1:] and len(text) < 0.6 * len(full)
+    assert "<TOOLCALL>" in text and "politely refuse" in text  # the instructions stay
+    for tool in tools_from_system(full):
+        line = next(x for x in text.splitlines() if x.startswith(tool["name"] + "("))
+        assert tool["description"] in line
+        params = tool["parameters"]
+        for name, schema in params["properties"].items():
+            optional = "" if name in params.get("required", []) else "?"
+            assert f"{name}{optional}: " in line
+            if "default" in schema:
+                assert f"= {json.dumps(schema['default'])}" in line
+            for value in schema.get("enum", []):
+                assert json.dumps(value) in line
+    assert "search_flights(origin: string (IATA code" in text
+
+
+def test_compact_prompt_rewards_read_the_full_schemas(dataset: Path) -> None:
+    from factory.reward import trl_reward
+
+    train = _train_module()
+    rows = [json.loads(x) for x in (dataset / "train.jsonl").read_text().splitlines()]
+    row = next(
+        r for r in rows
+        if r["extra_info"]["behavior"] == "execute"
+        and json.loads(r["reward_model"]["ground_truth"])[0]["name"] == "get_weather_forecast"
+    )
+    call = json.loads(row["reward_model"]["ground_truth"])[0]
+    # Spelling out a schema default equals leaving it out only when the schemas are known.
+    padded = {**call, "arguments": {"days": 3, "units": "celsius", **call["arguments"]}}
+    completions = ["<TOOLCALL>" + json.dumps([padded]) + "</TOOLCALL>"]
+    columns = {"reward_model": [row["reward_model"]], "extra_info": [row["extra_info"]]}
+    full = trl_reward([row["prompt"]], completions, **columns)
+    compact = [train.compact_prompt(row["prompt"])]
+    assert trl_reward(compact, completions, **columns) != full  # schemas lost in the text
+    assert train.schema_reward(compact, completions, schema_prompt=[row["prompt"]], **columns) == full

@@ -31,6 +31,7 @@ import hashlib
 import json
 import math
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -39,7 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from factory.formats import render_calls  # noqa: E402
+from factory.formats import render_calls, tools_from_system  # noqa: E402
 from factory.hf import generate_completions, load_model, prepare_tokenizer  # noqa: E402
 from factory.metrics import evaluate, report_markdown  # noqa: E402
 from factory.reward import classify, trl_reward  # noqa: E402
@@ -72,6 +73,9 @@ class TrainConfig:
     use_vllm: bool = False
     vllm_mode: str = "colocate"
     train_rows: int = 0  # 0 = all rows of train.jsonl
+    # Rewrite each prompt's tool list as one signature line per tool (about half the tokens;
+    # for CPU runs). Rewards are still computed against the full JSON schemas.
+    compact_tools: bool = False
     logging_steps: int = 1
     save_model: bool = False
     # LoRA (peft) instead of a full fine-tune.
@@ -137,6 +141,64 @@ def answer_format(manifest: dict[str, Any]) -> str:
     return "aws" if fmt == "aws" else "qwen"
 
 
+# --- prompts ----------------------------------------------------------------------------
+
+_TOOLS_BLOCK = re.compile(r"one JSON schema per line:\n<tools>\n.*?\n</tools>", re.S)
+
+
+def compact_prompt(prompt: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The prompt with its ``<tools>`` block rewritten as one signature line per tool.
+
+    ``get_weather_forecast(city: string (City to get the forecast for), days?: integer = 3
+    (Number of days to forecast)): Get the weather forecast...``: names, types, enums, defaults
+    and descriptions survive; JSON punctuation and validation keywords do not.
+    """
+    system = prompt[0]["content"]
+    tools = tools_from_system(system)
+    if not tools:
+        return prompt
+    block = (
+        "one per line as name(argument: type (description), optional_argument?: type = default):"
+        " what the tool does\n<tools>\n" + "\n".join(map(_signature, tools)) + "\n</tools>"
+    )
+    return [{**prompt[0], "content": _TOOLS_BLOCK.sub(lambda _: block, system, 1)}, *prompt[1:]]
+
+
+def _signature(tool: dict[str, Any]) -> str:
+    parameters = tool.get("parameters") or {}
+    required = set(parameters.get("required") or [])
+    parts = []
+    for name, schema in (parameters.get("properties") or {}).items():
+        part = f"{name}{'' if name in required else '?'}: {_type(schema)}"
+        if "default" in schema:
+            part += f" = {json.dumps(schema['default'])}"
+        if schema.get("description"):
+            part += f" ({schema['description']})"
+        parts.append(part)
+    return f"{tool['name']}({', '.join(parts)}): {tool.get('description', '')}"
+
+
+def _type(schema: dict[str, Any]) -> str:
+    if "enum" in schema:
+        return "|".join(json.dumps(v) for v in schema["enum"])
+    if schema.get("type") == "array":
+        item = _type(schema.get("items") or {})
+        return f"({item})[]" if "|" in item else f"{item}[]"
+    return str(schema.get("type", "any"))
+
+
+def model_prompt(row: dict[str, Any], cfg: TrainConfig) -> list[dict[str, Any]]:
+    """What the model reads for this row: the prompt as generated, or compacted."""
+    return compact_prompt(row["prompt"]) if cfg.compact_tools else row["prompt"]
+
+
+def schema_reward(
+    prompts: Any, completions: Any, schema_prompt: Any = None, **kwargs: Any
+) -> list[float]:
+    """``trl_reward`` reading tool schemas from the full prompt when the model saw a compact one."""
+    return trl_reward(schema_prompt or prompts, completions, **kwargs)
+
+
 # --- evaluation -------------------------------------------------------------------------
 
 
@@ -148,7 +210,7 @@ def evaluate_stage(
     completions = generate_completions(
         model,
         tokenizer,
-        [row["prompt"] for row in rows],
+        [model_prompt(row, cfg) for row in rows],
         batch_size=cfg.eval_batch_size,
         max_new_tokens=cfg.eval_max_new_tokens,
     )
@@ -191,7 +253,9 @@ def prepass(model: Any, tokenizer: Any, rows: list[dict[str, Any]], cfg: TrainCo
     for start in range(0, len(rows), batch):
         chunk = rows[start : start + batch]
         texts = [
-            tokenizer.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True)
+            tokenizer.apply_chat_template(
+                model_prompt(r, cfg), tokenize=False, add_generation_prompt=True
+            )
             for r in chunk
         ]
         enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
@@ -258,7 +322,7 @@ def run_sft(
     dataset = Dataset.from_list(
         [
             {
-                "prompt": r["prompt"],
+                "prompt": model_prompt(r, cfg),
                 "completion": [{"role": "assistant", "content": sft_target(r, fmt)}],
             }
             for r in picked
@@ -322,7 +386,8 @@ def run_grpo(
     dataset = Dataset.from_list(
         [
             {
-                "prompt": r["prompt"],
+                "prompt": model_prompt(r, cfg),
+                "schema_prompt": r["prompt"],
                 "reward_model": r["reward_model"],
                 "extra_info": r["extra_info"],
             }
@@ -353,7 +418,7 @@ def run_grpo(
     )
     trainer = GRPOTrainer(
         model=model,
-        reward_funcs=[trl_reward],
+        reward_funcs=[schema_reward],
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
