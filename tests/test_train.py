@@ -120,7 +120,8 @@ def test_compact_prompt_rewards_read_the_full_schemas(dataset: Path) -> None:
     train = _train_module()
     rows = [json.loads(x) for x in (dataset / "train.jsonl").read_text().splitlines()]
     row = next(
-        r for r in rows
+        r
+        for r in rows
         if r["extra_info"]["behavior"] == "execute"
         and json.loads(r["reward_model"]["ground_truth"])[0]["name"] == "get_weather_forecast"
     )
@@ -132,4 +133,6 @@ def test_compact_prompt_rewards_read_the_full_schemas(dataset: Path) -> None:
     full = trl_reward([row["prompt"]], completions, **columns)
     compact = [train.compact_prompt(row["prompt"])]
     assert trl_reward(compact, completions, **columns) != full  # schemas lost in the text
-    assert train.schema_reward(compact, completions, schema_prompt=[row["prompt"]], **columns) == full
+    assert (
+        train.schema_reward(compact, completions, schema_prompt=[row["prompt"]], **columns) == full
+    )
