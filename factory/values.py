@@ -18,10 +18,9 @@ import math
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 # Dates are drawn after a fixed anchor, not after "today", so that the same seed gives the same
 # files on any day. The anchor is recorded in the manifest.
@@ -33,8 +32,7 @@ _MONTHS = (
 _POOL_SIZE = 400
 
 
-@dataclass(slots=True, frozen=True)
-class Value:
+class Value(NamedTuple):  # a tuple: built several times per row, 3x faster than a dataclass
     """One argument: the JSON value in the gold call and how the user states it."""
 
     value: Any
