@@ -213,13 +213,24 @@ def calls_in_text(text: str) -> list[Call] | None:
     if "<" in text:
         parts = _TAG_RE.split(text)
         if len(parts) == 5 and not parts[1] and parts[3]:  # one closed tag: the usual answer
-            return _calls_from_json(_decode(parts[2])) or []
+            return calls_in_block(parts[2])
         tagged = [parts[i + 1] for i in range(1, len(parts), 2) if not parts[i]]
         if tagged:
             return _calls_in_blocks(tagged)
     elif "{" not in text:
         return None
     return _untagged_calls(text)
+
+
+def only_block(text: str) -> str | None:
+    """The content of the call tag of ``text`` when it has one, closed, and no other tag."""
+    parts = _TAG_RE.split(text)
+    return parts[2] if len(parts) == 5 and not parts[1] and parts[3] else None
+
+
+def calls_in_block(block: str) -> list[Call]:
+    """What :func:`calls_in_text` reads in a completion whose only tag holds ``block``."""
+    return _calls_from_json(_decode(block)) or []
 
 
 def makes_call(text: str) -> bool:

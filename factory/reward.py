@@ -36,10 +36,12 @@ from factory.completions import (
     PROSE_LIMIT,
     Call,
     Did,
+    calls_in_block,
     calls_in_text,
     classify,
     completion_text,
     makes_call,
+    only_block,
     parse_calls,
     requests_in,
 )
@@ -199,24 +201,45 @@ def _tool_index(tools: Sequence[Any]) -> ToolIndex:
 
 
 class _Truth(NamedTuple):  # not a dataclass: those need sys.modules, and verl loads us loose
-    """A ground truth read once: its calls (None for natural language) and, per call, whether
-    its arguments are plain (see :func:`_plain`)."""
+    """A ground truth read once: its calls (None for natural language), per call whether its
+    arguments are plain (see :func:`_plain`), and the text of its calls when a completion that
+    puts just that text in its call tag scores 1.0 whatever the tools (None otherwise)."""
 
     calls: list[Call] | None
     plain: tuple[bool, ...]
+    verbatim: str | None
 
 
-@lru_cache(maxsize=65536)
+_TRUTHS: dict[str, _Truth] = {}
+
+
 def _truth(ground_truth: str) -> _Truth:
     """The calls of a ground truth string (a JSON list of calls), or None for natural language.
 
     Cached: a dataset repeats each ground truth once per GRPO generation and epoch.
     """
+    gold = _TRUTHS.get(ground_truth)
+    if gold is None:
+        if len(_TRUTHS) >= 65536:
+            _TRUTHS.clear()
+        gold = _TRUTHS[ground_truth] = _read_truth(ground_truth)
+    return gold
+
+
+def _read_truth(ground_truth: str) -> _Truth:
     stripped = ground_truth.strip()
     if not stripped.startswith(("[", "{", "<", "`")):
-        return _Truth(None, ())
+        return _Truth(None, (), None)
     calls = parse_calls(stripped) or None
-    return _Truth(calls, tuple(_plain(c["arguments"]) for c in calls or ()))
+    if calls is None:
+        return _Truth(None, (), None)
+    gold = _Truth(calls, tuple(_plain(c["arguments"]) for c in calls), None)
+    # A policy trained on the dataset mostly answers with the gold text itself: score that
+    # text once here. A perfect score needs every call matched by the first, schema-free
+    # check of _call_credit, so it holds for any tools; anything less is scored each time.
+    if _match_calls(calls_in_block(stripped), gold, None) == 1.0:
+        return gold._replace(verbatim=stripped)
+    return gold
 
 
 def _plain(value: Any) -> bool:
@@ -472,7 +495,7 @@ def score(
     try:
         text = completion if type(completion) is str else completion_text(completion)
         truth = ground_truth if type(ground_truth) is str else completion_text(ground_truth)
-        gold = _truth(truth)
+        gold = _TRUTHS.get(truth) or _truth(truth)
         if mode == "aws":
             return _aws_score(calls_in_text(text), gold.calls)
         if mode != "strict":
@@ -480,7 +503,12 @@ def score(
         if behavior not in ("execute", "clarify", "refuse"):
             behavior = infer_behavior(truth, missing)
         if behavior == "execute":
-            pred = calls_in_text(text) if gold.calls else None
+            if not gold.calls:
+                return 0.0
+            verbatim = gold.verbatim
+            if verbatim is not None and verbatim in text and only_block(text) == verbatim:
+                return 1.0
+            pred = calls_in_text(text)
             return _match_calls(pred, gold, tools) if pred else 0.0
         value = _strict_score(text, truth, behavior, missing, tools)
         return min(1.0, max(0.0, value))
@@ -491,18 +519,22 @@ def score(
 # --- adapters --------------------------------------------------------------------------------
 
 
-_SYSTEM_CACHE: dict[int, tuple[str, tuple[dict[str, Any], ...]]] = {}
+# Schemas by system prompt string object. The strings are kept alive beside, so no other
+# object takes one's id while its entry lives; values alone keep each lookup to one line.
+_SYSTEM_CACHE: dict[int, tuple[dict[str, Any], ...]] = {}
+_SYSTEM_KEPT: list[str] = []
 
 
 def _tools_in(system: str) -> tuple[dict[str, Any], ...]:
     """The schemas of a system prompt, parsed once per string object and once per text."""
-    hit = _SYSTEM_CACHE.get(id(system))  # the entry holds the string: its id stays unique
-    if hit is not None and hit[0] is system:
-        return hit[1]
-    tools = _tools_by_text(system)
-    if len(_SYSTEM_CACHE) > 4096:
-        _SYSTEM_CACHE.clear()
-    _SYSTEM_CACHE[id(system)] = (system, tools)
+    tools = _SYSTEM_CACHE.get(id(system))
+    if tools is None:
+        tools = _tools_by_text(system)
+        if len(_SYSTEM_KEPT) >= 4096:
+            _SYSTEM_CACHE.clear()
+            _SYSTEM_KEPT.clear()
+        _SYSTEM_KEPT.append(system)
+        _SYSTEM_CACHE[id(system)] = tools
     return tools
 
 
@@ -515,8 +547,10 @@ def prompt_tools(prompt: Any) -> tuple[dict[str, Any], ...]:
     """Tool schemas listed in a prompt's system message (plain or conversational prompt)."""
     if type(prompt) is list and prompt and type(prompt[0]) is dict:  # the usual layout, fast
         first = prompt[0]
-        if first.get("role") == "system" and type(first.get("content")) is str:
-            return _tools_in(first["content"])
+        if first.get("role") == "system":
+            content = first.get("content")
+            if type(content) is str:
+                return _SYSTEM_CACHE.get(id(content)) or _tools_in(content)
     if isinstance(prompt, str):
         return _tools_in(prompt) if "<tools>" in prompt else ()
     if isinstance(prompt, list | tuple):
