@@ -76,35 +76,38 @@ def _expr(node: nodes.Node, env: SandboxedEnvironment) -> Expr | None:
     return lambda values: func(inner(values), *args, **kwargs)
 
 
-def _parts(body: list[nodes.Node], env: SandboxedEnvironment) -> list[str | Render] | None:
-    """Literal text and output functions for a template body (None: something else)."""
-    parts: list[str | Render] = []
+def _pieces(body: list[nodes.Node], env: SandboxedEnvironment) -> list[str | Render] | None:
+    """A template body as ``%``-format strings over the values (text, ``{{ name }}``,
+    constants) and output functions (filters, ifs); None for anything else.
+
+    ``"%(name)s" % values`` writes ``str(values["name"])``, which is what Jinja writes.
+    """
+    pieces: list[str | Render] = []
+    fmt = ""
     for node in body:
-        if isinstance(node, nodes.If):
-            branch = _branch(node, env)
-            if branch is None:
-                return None
-            parts.append(branch)
-            continue
-        if not isinstance(node, nodes.Output):
-            return None
-        for child in node.nodes:
+        for child in node.nodes if isinstance(node, nodes.Output) else [node]:
             if isinstance(child, nodes.TemplateData):
-                parts.append(child.data)
-                continue
-            output = _output(child, env)
-            if output is None:
-                return None
-            parts.append(output)
-    return parts
+                fmt += child.data.replace("%", "%%")
+            elif isinstance(child, nodes.Name):
+                fmt += f"%({child.name})s"
+            elif isinstance(child, nodes.Const):
+                fmt += str(child.value).replace("%", "%%")
+            else:
+                render = _branch(child, env) if isinstance(child, nodes.If) else _output(child, env)
+                if render is None:
+                    return None
+                if fmt:
+                    pieces.append(fmt)
+                    fmt = ""
+                pieces.append(render)
+    if fmt:
+        pieces.append(fmt)
+    return pieces
 
 
 def _output(node: nodes.Node, env: SandboxedEnvironment) -> Render | None:
     """``{{ expr }}``: Jinja writes ``str(value)`` when autoescape is off."""
-    if isinstance(node, nodes.Name):
-        name = node.name  # the common case, one call instead of two
-        return lambda values: str(values[name])
-    value = _expr(node, env)
+    value = _expr(node, env) if isinstance(node, nodes.Expr) else None
     return None if value is None else lambda values: str(value(values))
 
 
@@ -112,11 +115,11 @@ def _branch(node: nodes.If, env: SandboxedEnvironment) -> Render | None:
     """``{% if %}`` / ``{% elif %}`` / ``{% else %}`` as one output function."""
     arms: list[tuple[Expr, Render]] = []
     for arm in [node, *node.elif_]:
-        test, body = _expr(arm.test, env), _parts(arm.body, env)
+        test, body = _expr(arm.test, env), _pieces(arm.body, env)
         if test is None or body is None:
             return None
         arms.append((test, _join(body)))
-    orelse = _parts(node.else_, env)
+    orelse = _pieces(node.else_, env)
     if orelse is None:
         return None
     otherwise = _join(orelse)
@@ -130,16 +133,20 @@ def _branch(node: nodes.If, env: SandboxedEnvironment) -> Render | None:
     return render
 
 
-def _join(parts: list[str | Render]) -> Render:
-    return lambda values: "".join([p if isinstance(p, str) else p(values) for p in parts])
+def _join(pieces: list[str | Render]) -> Render:
+    if not pieces:
+        return lambda values: ""
+    if len(pieces) == 1 and isinstance(pieces[0], str):
+        return pieces[0].__mod__  # most lines: one C call
+    return lambda values: "".join([p % values if isinstance(p, str) else p(values) for p in pieces])
 
 
 def compile_fast(ast: nodes.Template, env: SandboxedEnvironment) -> Render | None:
     """A plain-Python renderer for a line made of text, ``{{ name }}`` (constant-argument
     filters allowed) and ``{% if name %}`` blocks: the same text as Jinja, several times
     faster. None for any other construct, which then renders through Jinja."""
-    parts = _parts(ast.body, env)
-    return None if parts is None else _join(parts)
+    pieces = _pieces(ast.body, env)
+    return None if pieces is None else _join(pieces)
 
 
 @dataclass(slots=True)

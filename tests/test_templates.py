@@ -49,6 +49,8 @@ def test_every_bundled_line_renders_fast_and_like_jinja() -> None:
         "{{ a|plural('day') }}, {{ b|plural('person', plural='people') }}",
         "{{ 3 }} {{ 'x' }} {{ none }} {{ a|upper }}",
         "{{ a|default('z')|title }}",
+        "100% sure {{ a }} %(a)s %s %% {{ '%d' }}{% if b %}50%{% endif %}",
+        "{% if a %}{% endif %}{% if b %}{% else %}{% endif %}",
     ],
 )
 def test_fast_renderer_matches_jinja(tmp_path: Path, source: str) -> None:
