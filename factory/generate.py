@@ -252,7 +252,9 @@ def _write_split(
                 info = row["extra_info"]
                 tools = tuple(info["tools"])
                 kinds[info["behavior"], info["register"], tools, info["category"]] += 1
-            data = "".join([dumps_row(row) + "\n" for row in batch]).encode("utf-8")
+            lines = [dumps_row(row) for row in batch]
+            lines.append("")  # the last row's newline
+            data = "\n".join(lines).encode()
             digest.update(data)
             fh.write(data)
             done += len(batch)
