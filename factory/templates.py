@@ -50,103 +50,84 @@ def make_env() -> SandboxedEnvironment:
     return env
 
 
-Expr = Callable[[dict[str, Any]], Any]
 Render = Callable[[dict[str, Any]], str]
 
 
-def _expr(node: nodes.Node, env: SandboxedEnvironment) -> Expr | None:
-    """A Python function for a name, a constant or a plain filter over them (else None)."""
-    if isinstance(node, nodes.Name):
-        name = node.name
-        return lambda values: values[name]
-    if isinstance(node, nodes.Const):
-        const = node.value
-        return lambda values: const
-    if not isinstance(node, nodes.Filter) or node.node is None or node.dyn_args or node.dyn_kwargs:
-        return None
-    func = env.filters.get(node.name)
-    inner = _expr(node.node, env)
-    consts = [*node.args, *(k.value for k in node.kwargs)]
-    if func is None or hasattr(func, "jinja_pass_arg") or inner is None:
-        return None
-    if not all(isinstance(c, nodes.Const) for c in consts):
-        return None
-    args = [a.as_const() for a in node.args]
-    kwargs = {str(k.key): k.value.as_const() for k in node.kwargs}
-    return lambda values: func(inner(values), *args, **kwargs)
+def compile_fast(ast: nodes.Template, env: SandboxedEnvironment) -> Render | None:
+    """A plain-Python renderer for a line made of text, ``{{ expr }}`` and ``{% if expr %}``
+    blocks, where an expression is a name, a constant or a constant-argument filter over them.
 
-
-def _pieces(body: list[nodes.Node], env: SandboxedEnvironment) -> list[str | Render] | None:
-    """A template body as ``%``-format strings over the values (text, ``{{ name }}``,
-    constants) and output functions (filters, ifs); None for anything else.
-
-    ``"%(name)s" % values`` writes ``str(values["name"])``, which is what Jinja writes.
+    The line becomes one Python expression over the values ``v`` (``'in ' + str(v['city'])``):
+    the same text as Jinja, which writes ``str(value)`` when autoescape is off, several times
+    faster. None for any other construct, which then renders through Jinja.
     """
-    pieces: list[str | Render] = []
-    fmt = ""
-    for node in body:
-        for child in node.nodes if isinstance(node, nodes.Output) else [node]:
-            if isinstance(child, nodes.TemplateData):
-                fmt += child.data.replace("%", "%%")
-            elif isinstance(child, nodes.Name):
-                fmt += f"%({child.name})s"
-            elif isinstance(child, nodes.Const):
-                fmt += str(child.value).replace("%", "%%")
-            else:
-                render = _branch(child, env) if isinstance(child, nodes.If) else _output(child, env)
-                if render is None:
-                    return None
-                if fmt:
-                    pieces.append(fmt)
-                    fmt = ""
-                pieces.append(render)
-    if fmt:
-        pieces.append(fmt)
-    return pieces
-
-
-def _output(node: nodes.Node, env: SandboxedEnvironment) -> Render | None:
-    """``{{ expr }}``: Jinja writes ``str(value)`` when autoescape is off."""
-    value = _expr(node, env) if isinstance(node, nodes.Expr) else None
-    return None if value is None else lambda values: str(value(values))
-
-
-def _branch(node: nodes.If, env: SandboxedEnvironment) -> Render | None:
-    """``{% if %}`` / ``{% elif %}`` / ``{% else %}`` as one output function."""
-    arms: list[tuple[Expr, Render]] = []
-    for arm in [node, *node.elif_]:
-        test, body = _expr(arm.test, env), _pieces(arm.body, env)
-        if test is None or body is None:
-            return None
-        arms.append((test, _join(body)))
-    orelse = _pieces(node.else_, env)
-    if orelse is None:
+    consts: list[Any] = []
+    code = _text_code(ast.body, env, consts)
+    if code is None:
         return None
-    otherwise = _join(orelse)
-
-    def render(values: dict[str, Any]) -> str:
-        for test, body in arms:
-            if test(values):
-                return body(values)
-        return otherwise(values)
-
+    # Template text enters the code only through repr(), constants and filters through ``c``.
+    try:
+        render: Render = eval(f"lambda v: {code}", {"c": consts, "str": str})
+    except (SyntaxError, RecursionError):  # absurdly deep nesting: leave it to Jinja
+        return None
     return render
 
 
-def _join(pieces: list[str | Render]) -> Render:
-    if not pieces:
-        return lambda values: ""
-    if len(pieces) == 1 and isinstance(pieces[0], str):
-        return pieces[0].__mod__  # most lines: one C call
-    return lambda values: "".join([p % values if isinstance(p, str) else p(values) for p in pieces])
+def _text_code(body: list[nodes.Node], env: SandboxedEnvironment, consts: list[Any]) -> str | None:
+    """Output nodes and ifs as one string expression (None: another construct)."""
+    terms = []
+    for node in body:
+        for child in node.nodes if isinstance(node, nodes.Output) else [node]:
+            if isinstance(child, nodes.TemplateData):
+                term: str | None = repr(child.data)
+            elif isinstance(child, nodes.If):
+                term = _if_code(child, env, consts)
+            else:
+                value = _value_code(child, env, consts)
+                term = None if value is None else f"str({value})"
+            if term is None:
+                return None
+            terms.append(term)
+    return " + ".join(terms) or "''"
 
 
-def compile_fast(ast: nodes.Template, env: SandboxedEnvironment) -> Render | None:
-    """A plain-Python renderer for a line made of text, ``{{ name }}`` (constant-argument
-    filters allowed) and ``{% if name %}`` blocks: the same text as Jinja, several times
-    faster. None for any other construct, which then renders through Jinja."""
-    pieces = _pieces(ast.body, env)
-    return None if pieces is None else _join(pieces)
+def _if_code(node: nodes.If, env: SandboxedEnvironment, consts: list[Any]) -> str | None:
+    """``{% if %}`` / ``{% elif %}`` / ``{% else %}`` as nested conditional expressions."""
+    code = _text_code(node.else_, env, consts)
+    for arm in reversed([node, *node.elif_]):
+        test = _value_code(arm.test, env, consts)
+        body = _text_code(arm.body, env, consts)
+        if code is None or test is None or body is None:
+            return None
+        code = f"({body} if {test} else {code})"
+    return code
+
+
+def _value_code(node: nodes.Node, env: SandboxedEnvironment, consts: list[Any]) -> str | None:
+    """A name, a constant or a filter with constant arguments (constants go in ``c``)."""
+    if isinstance(node, nodes.Name):
+        return f"v[{node.name!r}]"
+    if isinstance(node, nodes.Const):
+        consts.append(node.value)
+        return f"c[{len(consts) - 1}]"
+    if not isinstance(node, nodes.Filter) or node.node is None or node.dyn_args or node.dyn_kwargs:
+        return None
+    func = env.filters.get(node.name)
+    inner = _value_code(node.node, env, consts)
+    args = [*node.args, *(k.value for k in node.kwargs)]
+    if func is None or hasattr(func, "jinja_pass_arg") or inner is None:
+        return None
+    if not all(isinstance(a, nodes.Const) for a in args):
+        return None
+    consts.append(func)
+    call = [f"c[{len(consts) - 1}]({inner}"]
+    for arg in node.args:
+        consts.append(arg.as_const())
+        call.append(f", c[{len(consts) - 1}]")
+    for kw in node.kwargs:
+        consts.append(kw.value.as_const())
+        call.append(f", {kw.key}=c[{len(consts) - 1}]")
+    return "".join(call) + ")"
 
 
 @dataclass(slots=True)
