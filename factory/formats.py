@@ -85,7 +85,6 @@ def system_prompt(tool_lines: list[str], fmt: str) -> str:
     )
 
 
-_SYSTEM_JSON: dict[str, str] = {}
 _HOLE = "\x00system\x00"
 _HOLE_JSON = json.dumps(_HOLE)
 _ROW_KEYS = ("data_source", "prompt", "ability", "reward_model", "extra_info")
@@ -105,13 +104,21 @@ _INFO_KEYS = (
 _str = json.encoder.encode_basestring  # what json.dumps(..., ensure_ascii=False) uses for str
 
 
-def _system_json(content: str) -> str:
-    encoded = _SYSTEM_JSON.get(content)
-    if encoded is None:
-        if len(_SYSTEM_JSON) > 256:
-            _SYSTEM_JSON.clear()
-        encoded = _SYSTEM_JSON[content] = _str(content)
-    return encoded
+class _Escaped(dict[str, str]):
+    """JSON literals of the strings rows repeat: the system prompt, names, labels, template ids.
+
+    ``_ESCAPED[text]`` escapes a string the first time only; a non-string raises TypeError.
+    """
+
+    def __missing__(self, text: str) -> str:
+        if len(self) > 4096:
+            self.clear()
+        encoded = self[text] = _str(text)
+        return encoded
+
+
+_ESCAPED = _Escaped()
+_escaped = _ESCAPED.__getitem__
 
 
 def dumps_row(row: dict[str, Any]) -> str:
@@ -129,7 +136,7 @@ def dumps_row(row: dict[str, Any]) -> str:
             return line
     system = row["prompt"][0]
     content = system["content"]
-    encoded = _system_json(content)
+    encoded = _escaped(content)
     system["content"] = _HOLE
     try:
         text = json.dumps(row, ensure_ascii=False)
@@ -154,19 +161,20 @@ def _dumps_layout(row: dict[str, Any]) -> str | None:
     ):
         return None
     system, user = prompt
-    category = "null" if info["category"] is None else _str(info["category"])
+    category = "null" if info["category"] is None else _escaped(info["category"])
     return (
-        f'{{"data_source": {_str(row["data_source"])}, '
-        f'"prompt": [{{"role": {_str(system["role"])}, '
-        f'"content": {_system_json(system["content"])}}}, '
-        f'{{"role": {_str(user["role"])}, "content": {_str(user["content"])}}}], '
-        f'"ability": {_str(row["ability"])}, '
-        f'"reward_model": {{"style": {_str(reward["style"])}, '
+        f'{{"data_source": {_escaped(row["data_source"])}, '
+        f'"prompt": [{{"role": {_escaped(system["role"])}, '
+        f'"content": {_escaped(system["content"])}}}, '
+        f'{{"role": {_escaped(user["role"])}, "content": {_str(user["content"])}}}], '
+        f'"ability": {_escaped(row["ability"])}, '
+        f'"reward_model": {{"style": {_escaped(reward["style"])}, '
         f'"ground_truth": {_str(reward["ground_truth"])}}}, '
-        f'"extra_info": {{"id": {_str(info["id"])}, "split": {_str(info["split"])}, '
-        f'"behavior": {_str(info["behavior"])}, "tools": [{", ".join(map(_str, info["tools"]))}], '
-        f'"missing": [{", ".join(map(_str, info["missing"]))}], "category": {category}, '
-        f'"template": {_str(info["template"])}, "register": {_str(info["register"])}, '
+        f'"extra_info": {{"id": {_str(info["id"])}, "split": {_escaped(info["split"])}, '
+        f'"behavior": {_escaped(info["behavior"])}, '
+        f'"tools": [{", ".join(map(_escaped, info["tools"]))}], '
+        f'"missing": [{", ".join(map(_escaped, info["missing"]))}], "category": {category}, '
+        f'"template": {_escaped(info["template"])}, "register": {_escaped(info["register"])}, '
         f'"paraphrased": {"true" if info["paraphrased"] else "false"}}}}}'
     )
 

@@ -73,6 +73,8 @@ def test_dumps_row_is_json_dumps(
     [
         lambda r: r["extra_info"].update(paraphrased=True),
         lambda r: r["extra_info"].update(category=3, tools=("a", "b")),
+        lambda r: r["extra_info"].update(tools=[1, "a"], missing=[["x"]]),
+        lambda r: r["extra_info"].update(template=True),
         lambda r: r["extra_info"].update(note="extra key"),
         lambda r: r["extra_info"].pop("register"),
         lambda r: r["prompt"].append({"role": "assistant", "content": "hi"}),
