@@ -90,6 +90,9 @@ def main() -> None:
     print(f"toolfactory generate, {args.rows:,} rows: {rate:,.0f} rows/s, peak RSS {rss:.0f} MiB")
     print(f"speed-up over naive: {rate / base:.1f}x; RSS growth {small:,} -> {args.rows:,} rows: "
           f"{rss - rss_small:+.0f} MiB")
+    checks = {"5x naive": rate >= 5 * base, "50,000 rows/s": rate >= 50_000,
+              "RSS growth <= 50 MiB": rss - rss_small <= 50}
+    print("targets: " + ", ".join(f"{k} {'met' if ok else 'MISSED'}" for k, ok in checks.items()))
 
 
 if __name__ == "__main__":
