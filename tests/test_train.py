@@ -52,6 +52,7 @@ def test_grpo_run_writes_report_with_every_stage(dataset: Path, tmp_path: Path) 
             "sft_rows": 4,
             "sft_batch_size": 4,
             "filter_zero_variance": True,
+            "bf16": True,  # bf16 autocast on a CPU, as the SmolLM2 CPU config runs
         },
     )
     train.run(cfg)

@@ -337,6 +337,7 @@ def run_sft(
         save_strategy="no",
         report_to="none",
         bf16=_bf16(cfg),
+        use_cpu=_on_cpu(),  # also lets bf16 autocast run on a CPU
         seed=cfg.seed,
         max_length=None,  # never cut the answer off a long system prompt
         gradient_checkpointing=cfg.gradient_checkpointing,
@@ -407,6 +408,7 @@ def run_grpo(
         beta=cfg.beta,
         loss_type=cfg.loss_type,
         bf16=_bf16(cfg),
+        use_cpu=_on_cpu(),  # also lets bf16 autocast run on a CPU
         gradient_checkpointing=cfg.gradient_checkpointing,
         use_vllm=cfg.use_vllm,
         vllm_mode=cfg.vllm_mode,
@@ -443,6 +445,12 @@ def _bf16(cfg: TrainConfig) -> bool:
     import torch
 
     return torch.cuda.is_available() if cfg.bf16 is None else cfg.bf16
+
+
+def _on_cpu() -> bool:
+    import torch
+
+    return not torch.cuda.is_available()
 
 
 def _peft(cfg: TrainConfig) -> Any:
