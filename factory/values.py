@@ -180,7 +180,8 @@ def sampler(schema: dict[str, Any], name: str, pools: Pools) -> Sampler:
         return _object(schema, pools)
     fmt = schema.get("format")
     if fmt == "date":
-        return lambda rng: _dates()[rng.randrange(DATE_SPAN_DAYS)][rng.randrange(3)]
+        dates = _dates()
+        return lambda rng: dates[rng.randrange(DATE_SPAN_DAYS)][rng.randrange(3)]
     if fmt == "date-time":
         return _date_time
     kind = {"email": "email", "uri": "url", "url": "url"}.get(str(fmt), string_kind(name, schema))
