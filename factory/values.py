@@ -181,7 +181,7 @@ def sampler(schema: dict[str, Any], name: str, pools: Pools) -> Sampler:
     fmt = schema.get("format")
     if fmt == "date":
         dates = _dates()
-        return lambda rng: dates[rng.randrange(DATE_SPAN_DAYS)][rng.randrange(3)]
+        return lambda rng: rng.choice(rng.choice(dates))  # a day, then a way to write it
     if fmt == "date-time":
         return _date_time
     kind = {"email": "email", "uri": "url", "url": "url"}.get(str(fmt), string_kind(name, schema))
@@ -192,7 +192,7 @@ def sampler(schema: dict[str, Any], name: str, pools: Pools) -> Sampler:
 def _integer(lo: int, hi: int) -> Sampler:
     if -1000 < lo and hi < 1000:  # small numbers are always written plainly
         small = [Value(n, str(n)) for n in range(lo, hi + 1)]
-        return lambda rng: small[rng.randint(lo, hi) - lo]
+        return lambda rng: rng.choice(small)  # the draw of rng.randint(lo, hi)
 
     def integer(rng: random.Random) -> Value:
         n = rng.randint(lo, hi)

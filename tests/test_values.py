@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from typing import Any
 
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from factory.specs import BUNDLED_SPECS, load_specs
-from factory.values import Pools, sample, string_kind
+from factory.values import DATE_ANCHOR, DATE_SPAN_DAYS, Pools, sample, string_kind
 
 POOLS = Pools(seed=0)
 
@@ -88,3 +89,19 @@ def test_string_kind_from_words_or_hint() -> None:
 def test_pools_are_seeded() -> None:
     assert Pools(1).get("street_address") == Pools(1).get("street_address")
     assert Pools(1).get("street_address") != Pools(2).get("street_address")
+
+
+def test_precomputed_draws_match_the_rng_calls_they_replace() -> None:
+    """Samplers pick from precomputed tables; the draws must stay those of randint/randrange."""
+    for seed in range(200):
+        num = sample(
+            {"type": "integer", "minimum": 3, "maximum": 40}, "n", random.Random(seed), POOLS
+        )
+        assert num.value == random.Random(seed).randint(3, 40)
+        rng = random.Random(seed)
+        day = sample({"type": "string", "format": "date"}, "d", rng, POOLS)
+        ref = random.Random(seed)
+        expected = DATE_ANCHOR + dt.timedelta(days=ref.randrange(DATE_SPAN_DAYS))
+        assert day.value == expected.isoformat()
+        ref.randrange(3)  # the way it is written
+        assert rng.getstate() == ref.getstate()
