@@ -254,11 +254,20 @@ def _untagged_calls(text: str) -> list[Call] | None:
 # --- requests --------------------------------------------------------------------------------
 
 
+def tail(text: str) -> str:
+    """Where questions and declines are looked for: the end of ``text``, lowercased."""
+    return text[-PROSE_LIMIT:].lower().replace("\u2019", "'")
+
+
 def requests_in(text: str) -> list[str]:
     """The sentences of ``text`` (lowercased) that ask the user for something."""
+    return requests_in_tail(tail(text))
+
+
+def requests_in_tail(prose: str) -> list[str]:
+    """:func:`requests_in` for text that is already a :func:`tail`."""
     out = []
-    text = text[-PROSE_LIMIT:].lower().replace("\u2019", "'")
-    for raw in _SENTENCE_RE.findall(text):
+    for raw in _SENTENCE_RE.findall(prose):
         sentence = raw.strip(" \t\"'*_-")
         if (
             sentence.endswith("?")
@@ -267,7 +276,18 @@ def requests_in(text: str) -> list[str]:
             or (
                 ("please" in sentence or "need" in sentence) and _REQUEST_INSIDE_RE.search(sentence)
             )
-        ) and not _OFFER_RE.search(sentence):
+        ) and not (
+            # every offer has one of these words; the regex alone tries each position
+            (
+                "else" in sentence
+                or "help" in sentence
+                or "how" in sentence
+                or "instead" in sentence
+                or "other" in sentence
+                or "there" in sentence
+            )
+            and _OFFER_RE.search(sentence)
+        ):
             out.append(sentence)
     return out
 

@@ -33,7 +33,6 @@ from typing import Any, Literal, NamedTuple
 
 # absolute imports: verl loads this file by path
 from factory.completions import (
-    PROSE_LIMIT,
     Call,
     Did,
     calls_in_block,
@@ -44,6 +43,8 @@ from factory.completions import (
     only_block,
     parse_calls,
     requests_in,
+    requests_in_tail,
+    tail,
 )
 from factory.formats import tools_from_system
 
@@ -259,7 +260,7 @@ def _plain(value: Any) -> bool:
 
 
 def _drop_defaults(args: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    if not defaults or not any(k in args for k in defaults):
+    if args.keys().isdisjoint(defaults):
         return args
     return {k: v for k, v in args.items() if not (k in defaults and _same(v, defaults[k]))}
 
@@ -275,20 +276,20 @@ def _call_credit(pred: Call, truth: Call, plain: bool, tools: Sequence[Any] | No
         return 1.0
     if type(got) is not dict or type(want) is not dict:
         return NAME_CREDIT
-    if tools:
-        defaults = _tool_index(tools)[0].get(truth["name"], {})
+    defaults = _tool_index(tools)[0].get(truth["name"]) if tools else None
+    if defaults:
         got, want = _drop_defaults(got, defaults), _drop_defaults(want, defaults)
         if got == want and (plain or _same(got, want)):  # fewer plain values are plain
             return 1.0
-    keys = got.keys() | want.keys()
-    right = 0.0
-    for key in keys:
-        if key in got and key in want:
-            if _same(got[key], want[key]):
-                right += 1.0
-            elif _loose(got[key]) == _loose(want[key]):
-                right += NEAR_MISS
-    return NAME_CREDIT + ARGS_CREDIT * right / len(keys)
+    shared = got.keys() & want.keys()
+    right = 0.0  # a sum of halves and ones: exact in any order
+    for key in shared:
+        a, b = got[key], want[key]
+        if _same(a, b):
+            right += 1.0
+        elif _loose(a) == _loose(b):
+            right += NEAR_MISS
+    return NAME_CREDIT + ARGS_CREDIT * right / (len(got) + len(want) - len(shared))
 
 
 def _match_calls(pred: list[Call], gold: _Truth, tools: Sequence[Any] | None) -> float:
@@ -398,19 +399,36 @@ def _gold_targets(truth: str) -> frozenset[str]:
     return _content_stems(" ".join(requests_in(truth)))
 
 
-def _asks_for(requests: list[tuple[str, set[str]]], targets: frozenset[str]) -> bool:
+Requests = tuple[tuple[str, frozenset[str]], ...]
+
+
+def _requests(text: str) -> Requests:
+    """The requests of a completion, each with the stems of its words."""
+    return tuple((s, frozenset(map(_stem, _WORD_RE.findall(s)))) for s in requests_in(text))
+
+
+_gold_requests = lru_cache(maxsize=4096)(_requests)  # a gold question given as the answer
+
+
+@lru_cache(maxsize=4096)
+def _phrases(targets: frozenset[str]) -> tuple[tuple[str, ...], bool]:
+    """The targets of several words ("how many"), and whether "where" is one."""
+    return tuple(t for t in targets if " " in t), "where" in targets
+
+
+def _asks_for(requests: Requests, targets: frozenset[str]) -> bool:
+    phrases, where = _phrases(targets)
     for sentence, stems in requests:
-        if stems & targets:
+        if not stems.isdisjoint(targets):
             return True
-        if any(" " in t and t in sentence for t in targets):
+        if phrases and any(t in sentence for t in phrases):
             return True
-        if "where" in targets and sentence.startswith(("where", "from where")):
+        if where and sentence.startswith(("where", "from where")):
             return True
     return False
 
 
-def _clarify_score(text: str, truth: str, missing: Sequence[Any], tools: Any) -> float:
-    requests = [(s, set(map(_stem, _WORD_RE.findall(s)))) for s in requests_in(text)]
+def _clarify_score(requests: Requests, truth: str, missing: Sequence[Any], tools: Any) -> float:
     if not requests:
         return 0.0
     names = [m for m in missing if isinstance(m, str) and m]
@@ -463,15 +481,26 @@ def _strict_score(text: str, truth: str, behavior: str, missing: Any, tools: Any
     """Clarify and refuse rows (execute rows are a call matching)."""
     if makes_call(text):  # a call where the row wanted a question or a refusal
         return 0.0
+    # The gold answer itself is read once (a policy trained on the dataset often gives it).
+    verbatim = text == truth
     if behavior == "clarify":
         names = missing if isinstance(missing, list | tuple) else []
-        return _clarify_score(text, truth, names, tools)
+        requests = _gold_requests(truth) if verbatim else _requests(text)
+        return _clarify_score(requests, truth, names, tools)
     if behavior == "refuse":
-        prose = text[-PROSE_LIMIT:].lower().replace("\u2019", "'")
-        if _WORD_RE.search(prose) is None or requests_in(text):  # empty, wordless or asking
-            return 0.0
-        return 1.0 if _DECLINE_RE.search(prose) else PROSE_CREDIT
+        return _gold_refusal(truth) if verbatim else _refusal(text)
     return 0.0
+
+
+def _refusal(text: str) -> float:
+    """Refuse credit for text that makes no call."""
+    prose = tail(text)
+    if _WORD_RE.search(prose) is None or requests_in_tail(prose):  # empty, wordless or asking
+        return 0.0
+    return 1.0 if _DECLINE_RE.search(prose) else PROSE_CREDIT
+
+
+_gold_refusal = lru_cache(maxsize=4096)(_refusal)
 
 
 def score(
