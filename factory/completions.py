@@ -22,6 +22,12 @@ from collections.abc import Callable, Iterable, Mapping
 from json.scanner import make_scanner
 from typing import Any, Literal
 
+_fast_loads: Callable[[str], Any] | None
+try:
+    from orjson import loads as _fast_loads
+except ImportError:  # a dependency, but the reward reads the same without it
+    _fast_loads = None
+
 Did = Literal["call", "ask", "refuse"]
 Call = dict[str, Any]
 
@@ -37,6 +43,10 @@ _FENCE_RE = re.compile(r"```[\w-]*[ \t]*\n?(.*?)(?:```|\Z)", re.S)
 _JSON_START_RE = re.compile(r"[\[{]")
 # The decoder's scanner reads one JSON value at an offset (C speed, no wrapper frames).
 _SCAN: Callable[[str, int], tuple[Any, int]] = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+# orjson reads a block that is one JSON value twice as fast and the same, but for integers past
+# 64 bits (it makes them floats): a block with 19 digits in a row is left to json.
+_DIGIT_MAP = bytes(48 if 48 <= b < 58 else 32 for b in range(256))  # ASCII digits to "0"
+_LONG_NUMBER = b"0" * 19
 
 _SENTENCE_RE = re.compile(r"[^.!?\n]+[.!?]*")
 _INTERROGATIVE_RE = re.compile(
@@ -213,7 +223,7 @@ def calls_in_text(text: str) -> list[Call] | None:
     if "<" in text:
         parts = _TAG_RE.split(text)
         if len(parts) == 5 and not parts[1] and parts[3]:  # one closed tag: the usual answer
-            return calls_in_block(parts[2])
+            return _calls_from_json(_decode(parts[2])) or []
         tagged = [parts[i + 1] for i in range(1, len(parts), 2) if not parts[i]]
         if tagged:
             return _calls_in_blocks(tagged)
@@ -223,14 +233,35 @@ def calls_in_text(text: str) -> list[Call] | None:
 
 
 def only_block(text: str) -> str | None:
-    """The content of the call tag of ``text`` when it has one, closed, and no other tag."""
+    """The content of the call tag of ``text`` when it has one, closed, and no other tag.
+
+    Then ``calls_in_text(text) == calls_in_block(only_block(text))``.
+    """
+    # The usual answer, without the regex: one exact-case tag pair and no other "<" at all.
+    head, tag, rest = text.partition("<TOOLCALL>")
+    if tag and "<" not in head:
+        block, end, tail = rest.partition("</TOOLCALL>")
+        if end and "<" not in block and "<" not in tail:
+            return block
+    elif "<" not in text:
+        return None
     parts = _TAG_RE.split(text)
     return parts[2] if len(parts) == 5 and not parts[1] and parts[3] else None
 
 
 def calls_in_block(block: str) -> list[Call]:
     """What :func:`calls_in_text` reads in a completion whose only tag holds ``block``."""
-    return _calls_from_json(_decode(block)) or []
+    first = block[:1]
+    if (first == "[" or first == "{") and _fast_loads is not None:
+        try:  # orjson takes only the whole block, and _decode reads its first value here
+            if _LONG_NUMBER in block.encode().translate(_DIGIT_MAP):
+                raise ValueError("long number")
+            value = _fast_loads(block)
+        except ValueError:  # also NaN, surrogates, depth: all json's to read (or not)
+            value = _decode(block)
+    else:
+        value = _decode(block)
+    return _calls_from_json(value) or []
 
 
 def makes_call(text: str) -> bool:

@@ -166,18 +166,19 @@ def _loose(value: Any) -> Any:
 
 
 ToolIndex = tuple[dict[str, dict[str, Any]], dict[str, frozenset[str]]]
-_INDEX_CACHE: dict[int, tuple[Any, ToolIndex]] = {}
+_INDEX_CACHE: dict[int, ToolIndex] = {}
+_INDEX_KEPT: list[Any] = []
 
 
 def _tool_index(tools: Sequence[Any]) -> ToolIndex:
     """Per tools list: the optional parameters' defaults by tool, and a memo of clarify targets.
 
-    Memoized for tuples (what :func:`prompt_tools` returns): the cache holds the tuple itself,
-    so its id cannot be reused while the entry lives.
+    Memoized for tuples (what :func:`prompt_tools` returns) by id: the tuples are kept alive
+    beside, so no other object takes one's id while its entry lives.
     """
     hit = _INDEX_CACHE.get(id(tools))
-    if hit is not None and hit[0] is tools:
-        return hit[1]
+    if hit is not None:
+        return hit
     index: dict[str, dict[str, Any]] = {}
     for tool in tools:
         fn = tool.get("function", tool) if isinstance(tool, dict) else None
@@ -195,9 +196,11 @@ def _tool_index(tools: Sequence[Any]) -> ToolIndex:
         }
     result: ToolIndex = (index, {})
     if isinstance(tools, tuple):
-        if len(_INDEX_CACHE) > 256:
+        if len(_INDEX_KEPT) > 256:
             _INDEX_CACHE.clear()
-        _INDEX_CACHE[id(tools)] = (tools, result)
+            _INDEX_KEPT.clear()
+        _INDEX_KEPT.append(tools)
+        _INDEX_CACHE[id(tools)] = result
     return result
 
 
@@ -276,18 +279,32 @@ def _call_credit(pred: Call, truth: Call, plain: bool, tools: Sequence[Any] | No
         return 1.0
     if type(got) is not dict or type(want) is not dict:
         return NAME_CREDIT
-    defaults = _tool_index(tools)[0].get(truth["name"]) if tools else None
+    if tools:
+        defaults = (_INDEX_CACHE.get(id(tools)) or _tool_index(tools))[0].get(truth["name"])
+    else:
+        defaults = None
     if defaults:
         got, want = _drop_defaults(got, defaults), _drop_defaults(want, defaults)
         if got == want and (plain or _same(got, want)):  # fewer plain values are plain
             return 1.0
+    if plain:  # then == is _same: a call that only adds or only leaves out arguments is quick
+        if want.items() <= got.items():
+            return NAME_CREDIT + ARGS_CREDIT * len(want) / len(got)
+        if got.items() <= want.items():
+            return NAME_CREDIT + ARGS_CREDIT * len(got) / len(want)
     shared = got.keys() & want.keys()
     right = 0.0  # a sum of halves and ones: exact in any order
     for key in shared:
         a, b = got[key], want[key]
-        if _same(a, b):
+        kind = type(a)
+        if kind is type(b) and kind is not dict and kind is not list:  # _same, without a call
+            if a == b:
+                right += 1.0
+                continue
+        elif _same(a, b):
             right += 1.0
-        elif _loose(a) == _loose(b):
+            continue
+        if _loose(a) == _loose(b):
             right += NEAR_MISS
     return NAME_CREDIT + ARGS_CREDIT * right / (len(got) + len(want) - len(shared))
 
@@ -303,7 +320,9 @@ def _match_calls(pred: list[Call], gold: _Truth, tools: Sequence[Any] | None) ->
     credit = [[_call_credit(p, t, f, tools) for t, f in truths] for p in pred]
     n_pred, n_truth = len(pred), len(truth)
     if min(n_pred, n_truth) == 1:
-        best = max(max(row) for row in credit)
+        best = max(map(max, credit))
+    elif n_pred == 2 == n_truth:  # the two ways to pair them, as the permutations add them
+        best = max(credit[0][0] + credit[1][1], credit[1][0] + credit[0][1])
     elif max(n_pred, n_truth) <= _MAX_EXACT_MATCHING:
         if n_pred >= n_truth:
             best = max(
@@ -341,6 +360,19 @@ def _stem(word: str) -> str:
         if len(word) - len(suffix) >= 3 and word.endswith(suffix):
             return word[: -len(suffix)]
     return word
+
+
+class _Stems(dict[str, str]):
+    """Stems by word, filled on first use: ``map(_STEMS.__getitem__, words)`` runs at C speed."""
+
+    def __missing__(self, word: str) -> str:
+        if len(self) >= 65536:
+            self.clear()
+        stem = self[word] = _stem(word)
+        return stem
+
+
+_STEMS = _Stems()
 
 
 def _content_stems(text: str) -> frozenset[str]:
@@ -404,7 +436,8 @@ Requests = tuple[tuple[str, frozenset[str]], ...]
 
 def _requests(text: str) -> Requests:
     """The requests of a completion, each with the stems of its words."""
-    return tuple((s, frozenset(map(_stem, _WORD_RE.findall(s)))) for s in requests_in(text))
+    stems = _STEMS.__getitem__
+    return tuple([(s, frozenset(map(stems, _WORD_RE.findall(s)))) for s in requests_in(text)])
 
 
 _gold_requests = lru_cache(maxsize=4096)(_requests)  # a gold question given as the answer
@@ -437,6 +470,8 @@ def _clarify_score(requests: Requests, truth: str, missing: Sequence[Any], tools
         if not gold:
             return 1.0
         return 1.0 if _asks_for(requests, gold) else ASK_CREDIT
+    if isinstance(tools, _Schemas):
+        tools = tools.read()
     covered = sum(_asks_for(requests, _targets(name, tools, truth)) for name in names)
     if covered == len(names):
         return 1.0
@@ -521,6 +556,35 @@ def score(
             to its default then counts as absent, and descriptions name missing arguments.
         mode: ``strict`` (partial credit, hard to game) or ``aws`` (the reference tiers).
     """
+    return _score(completion, ground_truth, behavior, missing, tools, mode)
+
+
+class _Schemas:
+    """A prompt's tool schemas, read on first use: most completions are scored without them."""
+
+    __slots__ = ("prompt", "tools")
+
+    def __init__(self, prompt: Any) -> None:
+        self.prompt = prompt
+        self.tools: tuple[dict[str, Any], ...] | None = None
+
+    def read(self) -> tuple[dict[str, Any], ...]:
+        if self.tools is None:
+            try:
+                self.tools = prompt_tools(self.prompt)
+            except Exception:  # a malformed prompt only loses the schemas
+                self.tools = ()
+        return self.tools
+
+
+def _score(
+    completion: Any,
+    ground_truth: Any,
+    behavior: str | None,
+    missing: Any,
+    tools: Sequence[Mapping[str, Any]] | _Schemas | None,
+    mode: str,
+) -> float:
     try:
         text = completion if type(completion) is str else completion_text(completion)
         truth = ground_truth if type(ground_truth) is str else completion_text(ground_truth)
@@ -534,11 +598,20 @@ def score(
         if behavior == "execute":
             if not gold.calls:
                 return 0.0
-            verbatim = gold.verbatim
-            if verbatim is not None and verbatim in text and only_block(text) == verbatim:
+            block = only_block(text)  # the usual answer: one call tag
+            if block is None:
+                pred = calls_in_text(text)
+            elif block == gold.verbatim:
                 return 1.0
-            pred = calls_in_text(text)
-            return _match_calls(pred, gold, tools) if pred else 0.0
+            else:
+                pred = calls_in_block(block)
+            if not pred:
+                return 0.0
+            if isinstance(tools, _Schemas):
+                tools = tools.read()
+            if len(pred) == 1 == len(gold.calls):  # the usual answer: one call
+                return _call_credit(pred[0], gold.calls[0], gold.plain[0], tools)
+            return _match_calls(pred, gold, tools)
         value = _strict_score(text, truth, behavior, missing, tools)
         return min(1.0, max(0.0, value))
     except Exception:  # the reward must be total: anything unexpected scores 0.0
@@ -609,19 +682,9 @@ def _rewards(prompts: Any, completions: Any, mode: str, kwargs: dict[str, Any]) 
     ):
         truth = rm.get("ground_truth") if isinstance(rm, dict) else None
         extra = extra if isinstance(extra, dict) else {}
-        try:
-            tools = prompt_tools(prompt)
-        except Exception:  # a malformed prompt only loses the schemas
-            tools = ()
+        schemas = _Schemas(prompt)
         out.append(
-            score(
-                completion,
-                truth,
-                behavior=extra.get("behavior"),
-                missing=extra.get("missing"),
-                tools=tools,
-                mode=mode,
-            )
+            _score(completion, truth, extra.get("behavior"), extra.get("missing"), schemas, mode)
         )
     return out
 
