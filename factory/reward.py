@@ -165,7 +165,10 @@ def _loose(value: Any) -> Any:
     return value
 
 
-ToolIndex = tuple[dict[str, dict[str, Any]], dict[str, frozenset[str]]]
+# Words that name an argument (stems), those of them made of several words ("how many"), and
+# whether "where" is one of them.
+Ask = tuple[frozenset[str], tuple[str, ...], bool]
+ToolIndex = tuple[dict[str, dict[str, Any]], dict[str, Ask]]
 _INDEX_CACHE: dict[int, ToolIndex] = {}
 _INDEX_KEPT: list[Any] = []
 
@@ -396,19 +399,19 @@ def _arg_targets(name: str, description: str, ask: str, kind: str) -> frozenset[
     return frozenset(words)
 
 
-def _targets(missing: str, tools: Sequence[Any] | None, truth: str) -> frozenset[str]:
+def _targets(missing: str, tools: Sequence[Any] | None, truth: str) -> Ask:
     """Words that name a missing argument: from its schema, else its name and the gold question.
 
     Without a schema (verl passes none) the content words of the gold question's requests also
     count, since a name alone ("origin", "amount") rarely appears in a natural question.
     """
     memo = _tool_index(tools)[1] if isinstance(tools, tuple) else {}
-    schema_targets = memo.get(missing)
-    if schema_targets is None:
-        schema_targets = memo[missing] = _schema_targets(missing, tools)
-    if schema_targets:
-        return schema_targets
-    return _arg_targets(missing, "", "", "") | _gold_targets(truth)
+    ask = memo.get(missing)
+    if ask is None:
+        ask = memo[missing] = _ask(_schema_targets(missing, tools))
+    if ask[0]:
+        return ask
+    return _ask(_arg_targets(missing, "", "", "") | _gold_targets(truth))
 
 
 def _schema_targets(missing: str, tools: Sequence[Any] | None) -> frozenset[str]:
@@ -444,13 +447,12 @@ _gold_requests = lru_cache(maxsize=4096)(_requests)  # a gold question given as 
 
 
 @lru_cache(maxsize=4096)
-def _phrases(targets: frozenset[str]) -> tuple[tuple[str, ...], bool]:
-    """The targets of several words ("how many"), and whether "where" is one."""
-    return tuple(t for t in targets if " " in t), "where" in targets
+def _ask(targets: frozenset[str]) -> Ask:
+    return targets, tuple(t for t in targets if " " in t), "where" in targets
 
 
-def _asks_for(requests: Requests, targets: frozenset[str]) -> bool:
-    phrases, where = _phrases(targets)
+def _asks_for(requests: Requests, ask: Ask) -> bool:
+    targets, phrases, where = ask
     for sentence, stems in requests:
         if not stems.isdisjoint(targets):
             return True
@@ -469,10 +471,13 @@ def _clarify_score(requests: Requests, truth: str, missing: Sequence[Any], tools
         gold = _gold_targets(truth)
         if not gold:
             return 1.0
-        return 1.0 if _asks_for(requests, gold) else ASK_CREDIT
-    if isinstance(tools, _Schemas):
+        return 1.0 if _asks_for(requests, _ask(gold)) else ASK_CREDIT
+    if type(tools) is _Schemas:
         tools = tools.read()
-    covered = sum(_asks_for(requests, _targets(name, tools, truth)) for name in names)
+    covered = 0
+    for name in names:
+        if _asks_for(requests, _targets(name, tools, truth)):
+            covered += 1
     if covered == len(names):
         return 1.0
     return ASK_CREDIT + (1.0 - ASK_CREDIT) * covered / len(names)
@@ -538,6 +543,30 @@ def _refusal(text: str) -> float:
 _gold_refusal = lru_cache(maxsize=4096)(_refusal)
 
 
+class _Schemas(Sequence[dict[str, Any]]):
+    """A prompt's tool schemas, read on first use: most completions are scored without them."""
+
+    __slots__ = ("prompt", "tools")
+
+    def __init__(self, prompt: Any) -> None:
+        self.prompt = prompt
+        self.tools: tuple[dict[str, Any], ...] | None = None
+
+    def read(self) -> tuple[dict[str, Any], ...]:
+        if self.tools is None:
+            try:
+                self.tools = prompt_tools(self.prompt)
+            except Exception:  # a malformed prompt only loses the schemas
+                self.tools = ()
+        return self.tools
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.read()[index]
+
+    def __len__(self) -> int:
+        return len(self.read())
+
+
 def score(
     completion: Any,
     ground_truth: Any,
@@ -556,43 +585,12 @@ def score(
             to its default then counts as absent, and descriptions name missing arguments.
         mode: ``strict`` (partial credit, hard to game) or ``aws`` (the reference tiers).
     """
-    return _score(completion, ground_truth, behavior, missing, tools, mode)
-
-
-class _Schemas:
-    """A prompt's tool schemas, read on first use: most completions are scored without them."""
-
-    __slots__ = ("prompt", "tools")
-
-    def __init__(self, prompt: Any) -> None:
-        self.prompt = prompt
-        self.tools: tuple[dict[str, Any], ...] | None = None
-
-    def read(self) -> tuple[dict[str, Any], ...]:
-        if self.tools is None:
-            try:
-                self.tools = prompt_tools(self.prompt)
-            except Exception:  # a malformed prompt only loses the schemas
-                self.tools = ()
-        return self.tools
-
-
-def _score(
-    completion: Any,
-    ground_truth: Any,
-    behavior: str | None,
-    missing: Any,
-    tools: Sequence[Mapping[str, Any]] | _Schemas | None,
-    mode: str,
-) -> float:
     try:
         text = completion if type(completion) is str else completion_text(completion)
         truth = ground_truth if type(ground_truth) is str else completion_text(ground_truth)
         gold = _TRUTHS.get(truth) or _truth(truth)
-        if mode == "aws":
-            return _aws_score(calls_in_text(text), gold.calls)
         if mode != "strict":
-            return 0.0
+            return _aws_score(calls_in_text(text), gold.calls) if mode == "aws" else 0.0
         if behavior not in ("execute", "clarify", "refuse"):
             behavior = infer_behavior(truth, missing)
         if behavior == "execute":
@@ -607,7 +605,7 @@ def _score(
                 pred = calls_in_block(block)
             if not pred:
                 return 0.0
-            if isinstance(tools, _Schemas):
+            if type(tools) is _Schemas:
                 tools = tools.read()
             if len(pred) == 1 == len(gold.calls):  # the usual answer: one call
                 return _call_credit(pred[0], gold.calls[0], gold.plain[0], tools)
@@ -682,9 +680,15 @@ def _rewards(prompts: Any, completions: Any, mode: str, kwargs: dict[str, Any]) 
     ):
         truth = rm.get("ground_truth") if isinstance(rm, dict) else None
         extra = extra if isinstance(extra, dict) else {}
-        schemas = _Schemas(prompt)
         out.append(
-            _score(completion, truth, extra.get("behavior"), extra.get("missing"), schemas, mode)
+            score(
+                completion,
+                truth,
+                behavior=extra.get("behavior"),
+                missing=extra.get("missing"),
+                tools=_Schemas(prompt),
+                mode=mode,
+            )
         )
     return out
 
