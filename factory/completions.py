@@ -58,6 +58,8 @@ _REQUEST_START_RE = re.compile(
     r"\W*(?:(?:please|kindly)\s+)?(?:provide|specify|tell me|let me know|share|give me|"
     r"send me|clarify|confirm|enter|include|mention)\b"
 )
+# A sentence that opens as a question or as a request: one match instead of two.
+_ASKING_START_RE = re.compile(f"(?:{_INTERROGATIVE_RE.pattern})|(?:{_REQUEST_START_RE.pattern})")
 _REQUEST_INSIDE_RE = re.compile(
     r"\bplease\s+(?:provide|specify|tell|let me know|share|give|send|clarify|confirm|enter|"
     r"include|mention)\b"
@@ -302,8 +304,7 @@ def requests_in_tail(prose: str) -> list[str]:
         sentence = raw.strip(" \t\"'*_-")
         if (
             sentence.endswith("?")
-            or _INTERROGATIVE_RE.match(sentence)
-            or _REQUEST_START_RE.match(sentence)
+            or _ASKING_START_RE.match(sentence)
             or (
                 ("please" in sentence or "need" in sentence) and _REQUEST_INSIDE_RE.search(sentence)
             )

@@ -611,7 +611,7 @@ def score(
                 return _call_credit(pred[0], gold.calls[0], gold.plain[0], tools)
             return _match_calls(pred, gold, tools)
         value = _strict_score(text, truth, behavior, missing, tools)
-        return min(1.0, max(0.0, value))
+        return value if 0.0 <= value <= 1.0 else min(1.0, max(0.0, value))
     except Exception:  # the reward must be total: anything unexpected scores 0.0
         return 0.0
 
