@@ -254,16 +254,32 @@ def only_block(text: str) -> str | None:
 def calls_in_block(block: str) -> list[Call]:
     """What :func:`calls_in_text` reads in a completion whose only tag holds ``block``."""
     first = block[:1]
-    if (first == "[" or first == "{") and _fast_loads is not None:
-        try:  # orjson takes only the whole block, and _decode reads its first value here
-            if _LONG_NUMBER in block.encode().translate(_DIGIT_MAP):
-                raise ValueError("long number")
-            value = _fast_loads(block)
-        except ValueError:  # also NaN, surrogates, depth: all json's to read (or not)
+    if first == "[" or first == "{":
+        try:  # the whole block is the value that _decode would read first, or it raises
+            value = _fast_json(block)
+        except ValueError:
             value = _decode(block)
     else:
         value = _decode(block)
     return _calls_from_json(value) or []
+
+
+def loads_json(text: str) -> Any:
+    """``json.loads(text)``, faster where orjson reads the text the same."""
+    try:
+        return _fast_json(text)
+    except ValueError:
+        return json.loads(text)
+
+
+def _fast_json(text: str) -> Any:
+    """orjson's reading of a whole JSON text; ValueError where json might read it otherwise.
+
+    json also reads NaN, Infinity, lone surrogates and deeper nesting, on which orjson raises.
+    """
+    if _fast_loads is None or _LONG_NUMBER in text.encode().translate(_DIGIT_MAP):
+        raise ValueError("left to json")
+    return _fast_loads(text)
 
 
 def makes_call(text: str) -> bool:

@@ -24,7 +24,6 @@ verl's custom reward signature.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -39,6 +38,7 @@ from factory.completions import (
     calls_in_text,
     classify,
     completion_text,
+    loads_json,
     makes_call,
     only_block,
     parse_calls,
@@ -139,7 +139,7 @@ def _loose(value: Any) -> Any:
         text = value.strip()
         if text and text[0] in '[{"-0123456789tfn':
             try:
-                decoded = json.loads(text)
+                decoded = loads_json(text)
             except (ValueError, RecursionError):
                 decoded = text
             if not isinstance(decoded, str):
