@@ -28,6 +28,7 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from itertools import permutations
+from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
 # absolute imports: verl loads this file by path
@@ -643,13 +644,18 @@ def _tools_by_text(system: str) -> tuple[dict[str, Any], ...]:
     return tuple(tools_from_system(system))
 
 
+_ROLE_CONTENT = itemgetter("role", "content")
+
+
 def prompt_tools(prompt: Any) -> tuple[dict[str, Any], ...]:
     """Tool schemas listed in a prompt's system message (plain or conversational prompt)."""
     if type(prompt) is list and prompt and type(prompt[0]) is dict:  # the usual layout, fast
-        first = prompt[0]
-        if first.get("role") == "system":
-            content = first.get("content")
-            if type(content) is str:
+        try:
+            role, content = _ROLE_CONTENT(prompt[0])
+        except KeyError:
+            pass
+        else:
+            if role == "system" and type(content) is str:
                 return _SYSTEM_CACHE.get(id(content)) or _tools_in(content)
     if isinstance(prompt, str):
         return _tools_in(prompt) if "<tools>" in prompt else ()
