@@ -134,15 +134,22 @@ def _same(a: Any, b: Any) -> bool:
     return ta in _NUMBERS and type(b) in _NUMBERS and bool(a == b)
 
 
+_JSON_WORDS = {"true": True, "false": False, "null": None}
+
+
 def _loose(value: Any) -> Any:
     """A lenient form for near misses: numbers as floats, JSON-in-strings decoded, case folded."""
     if isinstance(value, str):
         text = value.strip()
-        if text and text[0] in '[{"-0123456789tfn':
-            try:
-                decoded = loads_json(text)
-            except (ValueError, RecursionError):
-                decoded = text
+        first = text[:1]
+        if first and first in '[{"-0123456789tfn':
+            if first in "tfn":  # as JSON, only these three words (saves raising on "tokyo")
+                decoded = _JSON_WORDS.get(text, text)
+            else:
+                try:
+                    decoded = loads_json(text)
+                except (ValueError, RecursionError):
+                    decoded = text
             if not isinstance(decoded, str):
                 return _loose(decoded)
         if "," in text:  # "10, 20, 30" for [10, 20, 30]
@@ -151,10 +158,13 @@ def _loose(value: Any) -> Any:
                 return [float(p) for p in parts]
             except ValueError:
                 return [p.casefold() for p in parts]
-        try:
-            return float(text)
-        except ValueError:
-            return text.casefold()
+        # float() needs a sign, a digit, a point, inf or nan first (saves raising on "THB")
+        if first and (first in "+-.iInN" or first.isdecimal()):
+            try:
+                return float(text)
+            except ValueError:
+                pass
+        return text.casefold()
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float):
