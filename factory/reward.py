@@ -665,8 +665,11 @@ def prompt_tools(prompt: Any) -> tuple[dict[str, Any], ...]:
         except KeyError:
             pass
         else:
+            # looked up before the role is compared, so both reads overlap (only live strings
+            # have their ids there)
+            tools = _SYSTEM_CACHE.get(id(content))
             if role == "system" and type(content) is str:
-                return _SYSTEM_CACHE.get(id(content)) or _tools_in(content)
+                return tools if tools is not None else _tools_in(content)
     if isinstance(prompt, str):
         return _tools_in(prompt) if "<tools>" in prompt else ()
     if isinstance(prompt, list | tuple):
