@@ -285,7 +285,7 @@ def _fast_json(text: str) -> Any:
 def makes_call(text: str) -> bool:
     """Whether ``calls_in_text(text) is not None``; a call tag alone decides, unread."""
     if "<" in text:
-        if _OPEN_TAG_RE.search(text) is not None:
+        if "<TOOLCALL>" in text or _OPEN_TAG_RE.search(text) is not None:
             return True
     elif "{" not in text:
         return False
