@@ -20,18 +20,30 @@ reference tiers (1.0 / 0.5 / 0.0). The README's reward section has the exact tab
 
 Adapters: :func:`trl_reward` is a TRL ``GRPOTrainer`` reward function; :func:`compute_score` is
 verl's custom reward signature.
+
+The rules live with their jobs: :mod:`factory.completions` reads a completion (its calls and
+requests), :mod:`factory.matching` gives call credit, :mod:`factory.asking` clarify and refuse
+credit. This module reads each ground truth once, picks the rule for the row and adapts it to
+TRL and verl; its public names are the reward's whole interface.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from itertools import permutations
 from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
 # absolute imports: verl loads this file by path
+from factory.asking import (
+    ASK_CREDIT,
+    PROSE_CREDIT,
+    clarify_credit,
+    gold_refusal_credit,
+    gold_requests,
+    refusal_credit,
+    requests_of,
+)
 from factory.completions import (
     Call,
     Did,
@@ -39,15 +51,19 @@ from factory.completions import (
     calls_in_text,
     classify,
     completion_text,
-    loads_json,
     makes_call,
     only_block,
     parse_calls,
-    requests_in,
-    requests_in_tail,
-    tail,
 )
 from factory.formats import tools_from_system
+from factory.matching import (
+    ARGS_CREDIT,
+    NAME_CREDIT,
+    NEAR_MISS,
+    call_credit,
+    is_plain,
+    match_calls,
+)
 
 __all__ = [
     "ARGS_CREDIT",
@@ -69,158 +85,16 @@ __all__ = [
 
 Mode = Literal["strict", "aws"]
 
-# Strict partial credit for a call with the right name: NAME_CREDIT plus ARGS_CREDIT times the
-# share of right arguments. A near miss ("50" for 50) counts half an argument. The top of the
-# range stays below 0.9, so only the exact call earns 1.0.
-NAME_CREDIT = 0.25
-ARGS_CREDIT = 0.65
-NEAR_MISS = 0.5
-# Clarify: a question that asks for none of the missing arguments still beats a call.
-ASK_CREDIT = 0.2
-# Refuse: text that neither calls, asks nor declines (e.g. an answer in prose).
-PROSE_CREDIT = 0.5
-
-_NUMBERS = (int, float)
-_MAX_EXACT_MATCHING = 6  # above this many calls on one side, match greedily
-
-_DECLINE_RE = re.compile(
-    r"\b(?:sorry|apologi[sz]e|can't|cannot|can not|won't|will not|unable|not able|decline|"
-    r"refuse|must not|shouldn't|should not|not (?:allowed|permitted|appropriate|possible|"
-    r"designed|meant|intended|something|in a position)|against|illegal|unlawful|unethical|"
-    r"harmful|unsafe|outside (?:of )?(?:my|what|the)|beyond|unfortunately|afraid|no tool|"
-    r"not (?:a )?(?:supported|available)|do not have|don't have|isn't something|"
-    r"not going to|i'm not|i am not)\b"
-)
-_WORD_RE = re.compile(r"[a-z0-9]+")
-
-_STOPWORDS = frozenset(
-    """a about above after again all also am an and any are as at be been before being below
-    between both but by can could did do does doing down during each either else few for from
-    further given had has have having he her here hers him his how i if in into is it its itself
-    just least like make me more most must my need no nor not of off on once one only or other
-    our out over own per please provide same say should so some specify such than that the their
-    them then there these they this those through sure thanks thank happy glad help okay know
-    tell let to too under until up use used using very want
-    was we were what when where which while who whom whose why will with would you your yours
-    e g eg ie etc value values given information detail details type kind optional optionally
-    when omitted default list set get one two number""".split()
-)
-# Interrogatives that ask for a kind of argument without naming it.
-_WHERE_HINTS = frozenset(
-    "city location place address country destination origin airport region area "
-    "neighbourhood neighborhood venue where".split()
-)
-_WHEN_HINTS = frozenset("date time day when departure arrival start end".split())
+# Credit constants live beside their rules: NAME_CREDIT, ARGS_CREDIT and NEAR_MISS in
+# factory.matching, ASK_CREDIT and PROSE_CREDIT in factory.asking.
 
 
-# --- value comparison ------------------------------------------------------------------------
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Type-aware equality: 50 == 50.0, but "50" != 50, True != 1 and "[1]" != [1]."""
-    ta = type(a)
-    if ta is type(b):
-        if ta is dict:
-            if len(a) != len(b):
-                return False
-            for key, value in a.items():
-                if key not in b or not _same(value, b[key]):
-                    return False
-            return True
-        if ta is list:
-            return len(a) == len(b) and all(map(_same, a, b))
-        return bool(a == b)
-    # type(True) is bool, so only real numbers pass here
-    return ta in _NUMBERS and type(b) in _NUMBERS and bool(a == b)
-
-
-_JSON_WORDS = {"true": True, "false": False, "null": None}
-
-
-def _loose(value: Any) -> Any:
-    """A lenient form for near misses: numbers as floats, JSON-in-strings decoded, case folded."""
-    if isinstance(value, str):
-        text = value.strip()
-        first = text[:1]
-        if first and first in '[{"-0123456789tfn':
-            if first in "tfn":  # as JSON, only these three words (saves raising on "tokyo")
-                decoded = _JSON_WORDS.get(text, text)
-            else:
-                try:
-                    decoded = loads_json(text)
-                except (ValueError, RecursionError):
-                    decoded = text
-            if not isinstance(decoded, str):
-                return _loose(decoded)
-        if "," in text:  # "10, 20, 30" for [10, 20, 30]
-            parts = [p.strip() for p in text.strip("[]()").split(",")]
-            try:
-                return [float(p) for p in parts]
-            except ValueError:
-                return [p.casefold() for p in parts]
-        # float() needs a sign, a digit, a point, inf or nan first (saves raising on "THB")
-        if first and (first in "+-.iInN" or first.isdecimal()):
-            try:
-                return float(text)
-            except ValueError:
-                pass
-        return text.casefold()
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, list):
-        return [_loose(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k).casefold(): _loose(v) for k, v in value.items()}
-    return value
-
-
-# Words that name an argument (stems), those of them made of several words ("how many"), and
-# whether "where" is one of them.
-Ask = tuple[frozenset[str], tuple[str, ...], bool]
-ToolIndex = tuple[dict[str, dict[str, Any]], dict[str, Ask]]
-_INDEX_CACHE: dict[int, ToolIndex] = {}
-_INDEX_KEPT: list[Any] = []
-
-
-def _tool_index(tools: Sequence[Any]) -> ToolIndex:
-    """Per tools list: the optional parameters' defaults by tool, and a memo of clarify targets.
-
-    Memoized for tuples (what :func:`prompt_tools` returns) by id: the tuples are kept alive
-    beside, so no other object takes one's id while its entry lives.
-    """
-    hit = _INDEX_CACHE.get(id(tools))
-    if hit is not None:
-        return hit
-    index: dict[str, dict[str, Any]] = {}
-    for tool in tools:
-        fn = tool.get("function", tool) if isinstance(tool, dict) else None
-        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-            continue
-        params = fn.get("parameters") or fn.get("inputSchema") or {}
-        props = params.get("properties") if isinstance(params, dict) else None
-        if not isinstance(props, dict):
-            continue
-        required = params.get("required") or ()
-        index[fn["name"]] = {
-            key: prop["default"]
-            for key, prop in props.items()
-            if isinstance(prop, dict) and "default" in prop and key not in required
-        }
-    result: ToolIndex = (index, {})
-    if isinstance(tools, tuple):
-        if len(_INDEX_KEPT) > 256:
-            _INDEX_CACHE.clear()
-            _INDEX_KEPT.clear()
-        _INDEX_KEPT.append(tools)
-        _INDEX_CACHE[id(tools)] = result
-    return result
+# --- ground truth ----------------------------------------------------------------------------
 
 
 class _Truth(NamedTuple):  # not a dataclass: those need sys.modules, and verl loads us loose
     """A ground truth read once: its calls (None for natural language), per call whether its
-    arguments are plain (see :func:`_plain`), and the text of its calls when a completion that
+    arguments are plain (see :func:`is_plain`), and the text of its calls when a completion that
     puts just that text in its call tag scores 1.0 whatever the tools (None otherwise)."""
 
     calls: list[Call] | None
@@ -251,247 +125,12 @@ def _read_truth(ground_truth: str) -> _Truth:
     calls = parse_calls(stripped) or None
     if calls is None:
         return _Truth(None, (), None)
-    gold = _Truth(calls, tuple(_plain(c["arguments"]) for c in calls), None)
+    plain = tuple(is_plain(c["arguments"]) for c in calls)
     # A policy trained on the dataset mostly answers with the gold text itself: score that
     # text once here. A perfect score needs every call matched by the first, schema-free
-    # check of _call_credit, so it holds for any tools; anything less is scored each time.
-    if _match_calls(calls_in_block(stripped), gold, None) == 1.0:
-        return gold._replace(verbatim=stripped)
-    return gold
-
-
-def _plain(value: Any) -> bool:
-    """Whether ``x == value`` implies ``_same(x, value)`` for every JSON value ``x``.
-
-    ``==`` differs from :func:`_same` only where a boolean meets a number (True == 1.0), so a
-    value without booleans, without numbers equal to 0 or 1 (and without NaN) is plain.
-    """
-    kind = type(value)
-    if kind is dict:
-        return all(map(_plain, value.values()))
-    if kind is list:
-        return all(map(_plain, value))
-    if kind is int or kind is float:
-        return bool(value != 0 and value != 1 and value == value)
-    return kind is str or value is None
-
-
-def _drop_defaults(args: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    if args.keys().isdisjoint(defaults):
-        return args
-    return {k: v for k, v in args.items() if not (k in defaults and _same(v, defaults[k]))}
-
-
-def _call_credit(pred: Call, truth: Call, plain: bool, tools: Sequence[Any] | None) -> float:
-    """Strict credit for one predicted call against one true call (``plain``: its arguments')."""
-    if pred["name"] != truth["name"]:
-        return 0.0
-    got, want = pred["arguments"], truth["arguments"]
-    # ``==`` (C speed) is looser than _same (True == 1), so it can only rule a match out,
-    # unless the truth is plain
-    if got == want and (plain or _same(got, want)):
-        return 1.0
-    if type(got) is not dict or type(want) is not dict:
-        return NAME_CREDIT
-    if tools:
-        defaults = (_INDEX_CACHE.get(id(tools)) or _tool_index(tools))[0].get(truth["name"])
-    else:
-        defaults = None
-    if defaults:
-        got, want = _drop_defaults(got, defaults), _drop_defaults(want, defaults)
-        if got == want and (plain or _same(got, want)):  # fewer plain values are plain
-            return 1.0
-    if plain:  # then == is _same: a call that only adds or only leaves out arguments is quick
-        if want.items() <= got.items():
-            return NAME_CREDIT + ARGS_CREDIT * len(want) / len(got)
-        if got.items() <= want.items():
-            return NAME_CREDIT + ARGS_CREDIT * len(got) / len(want)
-    shared = got.keys() & want.keys()
-    right = 0.0  # a sum of halves and ones: exact in any order
-    for key in shared:
-        a, b = got[key], want[key]
-        kind = type(a)
-        if kind is type(b) and kind is not dict and kind is not list:  # _same, without a call
-            if a == b:
-                right += 1.0
-                continue
-        elif _same(a, b):
-            right += 1.0
-            continue
-        if _loose(a) == _loose(b):
-            right += NEAR_MISS
-    return NAME_CREDIT + ARGS_CREDIT * right / (len(got) + len(want) - len(shared))
-
-
-def _match_calls(pred: list[Call], gold: _Truth, tools: Sequence[Any] | None) -> float:
-    """Best one-to-one matching of predicted to true calls, as a share of the larger side."""
-    truth, plain = gold.calls, gold.plain
-    if not pred or not truth:
-        return 0.0
-    if len(pred) == 1 == len(truth):
-        return _call_credit(pred[0], truth[0], plain[0], tools)
-    truths = list(zip(truth, plain, strict=True))
-    credit = [[_call_credit(p, t, f, tools) for t, f in truths] for p in pred]
-    n_pred, n_truth = len(pred), len(truth)
-    if min(n_pred, n_truth) == 1:
-        best = max(map(max, credit))
-    elif n_pred == 2 == n_truth:  # the two ways to pair them, as the permutations add them
-        best = max(credit[0][0] + credit[1][1], credit[1][0] + credit[0][1])
-    elif max(n_pred, n_truth) <= _MAX_EXACT_MATCHING:
-        if n_pred >= n_truth:
-            best = max(
-                sum(credit[p][t] for t, p in enumerate(perm))
-                for perm in permutations(range(n_pred), n_truth)
-            )
-        else:
-            best = max(
-                sum(credit[p][t] for p, t in enumerate(perm))
-                for perm in permutations(range(n_truth), n_pred)
-            )
-    else:
-        pairs = sorted(
-            ((c, p, t) for p, row in enumerate(credit) for t, c in enumerate(row)), reverse=True
-        )
-        used_p: set[int] = set()
-        used_t: set[int] = set()
-        best = 0.0
-        for c, p, t in pairs:
-            if p not in used_p and t not in used_t:
-                used_p.add(p)
-                used_t.add(t)
-                best += c
-    return best / max(n_pred, n_truth)
-
-
-# --- clarify ---------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) - len(suffix) >= 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
-
-
-class _Stems(dict[str, str]):
-    """Stems by word, filled on first use: ``map(_STEMS.__getitem__, words)`` runs at C speed."""
-
-    def __missing__(self, word: str) -> str:
-        if len(self) >= 65536:
-            self.clear()
-        stem = self[word] = _stem(word)
-        return stem
-
-
-_STEMS = _Stems()
-
-
-def _content_stems(text: str) -> frozenset[str]:
-    return frozenset(_stem(w) for w in _WORD_RE.findall(text.lower()) if w not in _STOPWORDS)
-
-
-@lru_cache(maxsize=4096)
-def _arg_targets(name: str, description: str, ask: str, kind: str) -> frozenset[str]:
-    """Stems that name an argument: its name's words, its description's and its ask hint's."""
-    words = set(_content_stems(name.replace("_", " ").replace("-", " ")))
-    words |= _content_stems(description) | _content_stems(ask)
-    if not words:  # a name like "to" or "from": keep the name itself
-        words.add(_stem(name.lower()))
-    if words & _WHERE_HINTS:
-        words.add("where")
-    if words & _WHEN_HINTS or kind in ("date", "date-time", "time"):
-        words.add("when")
-    if kind in ("number", "integer"):
-        words.add("how much")
-        words.add("how many")
-    return frozenset(words)
-
-
-def _targets(missing: str, tools: Sequence[Any] | None, truth: str) -> Ask:
-    """Words that name a missing argument: from its schema, else its name and the gold question.
-
-    Without a schema (verl passes none) the content words of the gold question's requests also
-    count, since a name alone ("origin", "amount") rarely appears in a natural question.
-    """
-    memo = _tool_index(tools)[1] if isinstance(tools, tuple) else {}
-    ask = memo.get(missing)
-    if ask is None:
-        ask = memo[missing] = _ask(_schema_targets(missing, tools))
-    if ask[0]:
-        return ask
-    return _ask(_arg_targets(missing, "", "", "") | _gold_targets(truth))
-
-
-def _schema_targets(missing: str, tools: Sequence[Any] | None) -> frozenset[str]:
-    targets: set[str] = set()
-    for tool in tools or ():
-        fn = tool.get("function", tool) if isinstance(tool, Mapping) else None
-        params = fn.get("parameters") if isinstance(fn, Mapping) else None
-        props = params.get("properties") if isinstance(params, Mapping) else None
-        prop = props.get(missing) if isinstance(props, Mapping) else None
-        if isinstance(prop, Mapping):
-            hint = prop.get("x-factory")
-            ask = hint.get("ask", "") if isinstance(hint, Mapping) else ""
-            kind = prop.get("format") or prop.get("type") or ""
-            targets |= _arg_targets(missing, str(prop.get("description", "")), str(ask), str(kind))
-    return frozenset(targets)
-
-
-@lru_cache(maxsize=4096)
-def _gold_targets(truth: str) -> frozenset[str]:
-    return _content_stems(" ".join(requests_in(truth)))
-
-
-Requests = tuple[tuple[str, frozenset[str]], ...]
-
-
-def _requests(text: str) -> Requests:
-    """The requests of a completion, each with the stems of its words."""
-    stems = _STEMS.__getitem__
-    return tuple([(s, frozenset(map(stems, _WORD_RE.findall(s)))) for s in requests_in(text)])
-
-
-_gold_requests = lru_cache(maxsize=4096)(_requests)  # a gold question given as the answer
-
-
-@lru_cache(maxsize=4096)
-def _ask(targets: frozenset[str]) -> Ask:
-    return targets, tuple(t for t in targets if " " in t), "where" in targets
-
-
-def _asks_for(requests: Requests, ask: Ask) -> bool:
-    targets, phrases, where = ask
-    for sentence, stems in requests:
-        if not stems.isdisjoint(targets):
-            return True
-        if phrases and any(t in sentence for t in phrases):
-            return True
-        if where and sentence.startswith(("where", "from where")):
-            return True
-    return False
-
-
-def _clarify_score(requests: Requests, truth: str, missing: Sequence[Any], tools: Any) -> float:
-    if not requests:
-        return 0.0
-    names = [m for m in missing if isinstance(m, str) and m]
-    if not names:  # no record of what is missing: compare with the gold question's words
-        gold = _gold_targets(truth)
-        if not gold:
-            return 1.0
-        return 1.0 if _asks_for(requests, _ask(gold)) else ASK_CREDIT
-    if type(tools) is _Schemas:
-        tools = tools.read()
-    covered = 0
-    for name in names:
-        if _asks_for(requests, _targets(name, tools, truth)):
-            covered += 1
-    if covered == len(names):
-        return 1.0
-    return ASK_CREDIT + (1.0 - ASK_CREDIT) * covered / len(names)
+    # check of call_credit, so it holds for any tools; anything less is scored each time.
+    verbatim = match_calls(calls_in_block(stripped), calls, plain, None) == 1.0
+    return _Truth(calls, plain, stripped if verbatim else None)
 
 
 # --- scoring ---------------------------------------------------------------------------------
@@ -536,22 +175,13 @@ def _strict_score(text: str, truth: str, behavior: str, missing: Any, tools: Any
     verbatim = text == truth
     if behavior == "clarify":
         names = missing if isinstance(missing, list | tuple) else []
-        requests = _gold_requests(truth) if verbatim else _requests(text)
-        return _clarify_score(requests, truth, names, tools)
+        requests = gold_requests(truth) if verbatim else requests_of(text)
+        if requests and type(tools) is _Schemas:  # the schemas name what to ask for
+            tools = tools.read()
+        return clarify_credit(requests, truth, names, tools)
     if behavior == "refuse":
-        return _gold_refusal(truth) if verbatim else _refusal(text)
+        return gold_refusal_credit(truth) if verbatim else refusal_credit(text)
     return 0.0
-
-
-def _refusal(text: str) -> float:
-    """Refuse credit for text that makes no call."""
-    prose = tail(text)
-    if _WORD_RE.search(prose) is None or requests_in_tail(prose):  # empty, wordless or asking
-        return 0.0
-    return 1.0 if _DECLINE_RE.search(prose) else PROSE_CREDIT
-
-
-_gold_refusal = lru_cache(maxsize=4096)(_refusal)
 
 
 class _Schemas(Sequence[dict[str, Any]]):
@@ -619,8 +249,8 @@ def score(
             if type(tools) is _Schemas:
                 tools = tools.read()
             if len(pred) == 1 == len(gold.calls):  # the usual answer: one call
-                return _call_credit(pred[0], gold.calls[0], gold.plain[0], tools)
-            return _match_calls(pred, gold, tools)
+                return call_credit(pred[0], gold.calls[0], gold.plain[0], tools)
+            return match_calls(pred, gold.calls, gold.plain, tools)
         value = _strict_score(text, truth, behavior, missing, tools)
         return value if 0.0 <= value <= 1.0 else min(1.0, max(0.0, value))
     except Exception:  # the reward must be total: anything unexpected scores 0.0
