@@ -254,9 +254,11 @@ def only_block(text: str) -> str | None:
 def calls_in_block(block: str) -> list[Call]:
     """What :func:`calls_in_text` reads in a completion whose only tag holds ``block``."""
     first = block[:1]
-    if first == "[" or first == "{":
+    if (first == "[" or first == "{") and _fast_loads is not None:
         try:  # the whole block is the value that _decode would read first, or it raises
-            value = _fast_json(block)
+            if _LONG_NUMBER in block.encode().translate(_DIGIT_MAP):
+                raise ValueError("left to json")  # see _fast_json
+            value = _fast_loads(block)
         except ValueError:
             value = _decode(block)
     else:

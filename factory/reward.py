@@ -235,7 +235,8 @@ def score(
         if behavior not in ("execute", "clarify", "refuse"):
             behavior = infer_behavior(truth, missing)
         if behavior == "execute":
-            if not gold.calls:
+            calls = gold.calls
+            if not calls:
                 return 0.0
             block = only_block(text)  # the usual answer: one call tag
             if block is None:
@@ -248,9 +249,9 @@ def score(
                 return 0.0
             if type(tools) is _Schemas:
                 tools = tools.read()
-            if len(pred) == 1 == len(gold.calls):  # the usual answer: one call
-                return call_credit(pred[0], gold.calls[0], gold.plain[0], tools)
-            return match_calls(pred, gold.calls, gold.plain, tools)
+            if len(pred) == 1 == len(calls):  # the usual answer: one call
+                return call_credit(pred[0], calls[0], gold.plain[0], tools)
+            return match_calls(pred, calls, gold.plain, tools)
         value = _strict_score(text, truth, behavior, missing, tools)
         return value if 0.0 <= value <= 1.0 else min(1.0, max(0.0, value))
     except Exception:  # the reward must be total: anything unexpected scores 0.0
