@@ -72,11 +72,15 @@ def openai_tool(name: str, description: str, parameters: dict[str, Any]) -> dict
     }
 
 
+TOOLS_INTRO = "one JSON schema per line:"  # the words right before the <tools> block
+
+
 def system_prompt(tool_lines: list[str], fmt: str) -> str:
     """The system message: the tools (pre-serialized JSON lines) and the answer format."""
     return (
-        "You are a helpful assistant that can call tools. You have access to these tools, one "
-        "JSON schema per line:\n<tools>\n"
+        "You are a helpful assistant that can call tools. You have access to these tools, "
+        + TOOLS_INTRO
+        + "\n<tools>\n"
         + "\n".join(tool_lines)
         + "\n</tools>\n\n"
         + _INSTRUCTIONS[fmt]

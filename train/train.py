@@ -40,7 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from factory.formats import render_calls, tools_from_system  # noqa: E402
+from factory.formats import TOOLS_INTRO, render_calls, tools_from_system  # noqa: E402
 from factory.hf import generate_completions, load_model, prepare_tokenizer  # noqa: E402
 from factory.metrics import evaluate, report_markdown  # noqa: E402
 from factory.reward import classify, trl_reward  # noqa: E402
@@ -143,7 +143,7 @@ def answer_format(manifest: dict[str, Any]) -> str:
 
 # --- prompts ----------------------------------------------------------------------------
 
-_TOOLS_BLOCK = re.compile(r"one JSON schema per line:\n<tools>\n.*?\n</tools>", re.S)
+_TOOLS_BLOCK = re.compile(re.escape(TOOLS_INTRO) + r"\n<tools>\n.*?\n</tools>", re.S)
 
 
 def compact_prompt(prompt: list[dict[str, Any]]) -> list[dict[str, Any]]:
