@@ -18,8 +18,7 @@ from .specs import ToolSpec
 from .templates import REGISTERS, Library, Line
 from .values import Pools, Sampler, Value, join_words, sampler
 
-# json.dumps(..., ensure_ascii=False) without building an encoder per call
-_dumps = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+_str = json.encoder.encode_basestring  # json.dumps(text, ensure_ascii=False) of one string
 
 _VERB_S = {
     "returns": "return",
@@ -162,9 +161,9 @@ def tool_action(tool: ToolSpec) -> str:
     return f"{verb} {rest}".strip()
 
 
-def _call(tool: ToolSpec, values: dict[str, Value]) -> dict[str, Any]:
-    """The gold call (``values`` are in the schema's property order)."""
-    return {"name": tool.name, "arguments": {p: v.value for p, v in values.items()}}
+def _call_head(tool: ToolSpec) -> str:
+    """The JSON of a gold call up to its first argument."""
+    return f'{{"name": {_str(tool.name)}, "arguments": {{'
 
 
 def ask_question(tool: ToolSpec, missing: list[str], rng: random.Random) -> str:
@@ -183,12 +182,15 @@ def ask_question(tool: ToolSpec, missing: list[str], rng: random.Random) -> str:
     return rng.choice(_CLARIFY_LEADS) + " ".join(asks)
 
 
+_Draw = tuple[str, str, Sampler, bool]  # parameter, its JSON key text, sampler, always drawn
+
+
 @dataclass(slots=True, frozen=True)
 class _Phrasing:
     """A template line with the draws its slots need, in the schema's property order."""
 
     line: Line
-    draws: tuple[tuple[str, Sampler, bool], ...]  # (parameter, sampler, always drawn)
+    draws: tuple[_Draw, ...]
 
 
 class Builder:
@@ -197,7 +199,8 @@ class Builder:
     def __init__(self, tools: list[ToolSpec], lib: Library, pools: Pools) -> None:
         self.lib = lib
         self.pools = pools
-        self.draws: dict[str, list[tuple[str, Sampler]]] = {}
+        self.draws: dict[str, list[tuple[str, str, Sampler]]] = {}
+        self.heads: dict[str, str] = {}
         self.required: dict[str, frozenset[str]] = {}
         self.labels: dict[str, dict[str, str]] = {}
         self.actions: dict[str, str] = {}
@@ -206,7 +209,10 @@ class Builder:
         self.misuse: dict[str, list[_Phrasing]] = {}
         for tool in tools:
             props = tool.properties
-            draws = self.draws[tool.name] = [(p, sampler(s, p, pools)) for p, s in props.items()]
+            draws = self.draws[tool.name] = [
+                (p, _str(p), sampler(s, p, pools)) for p, s in props.items()
+            ]
+            self.heads[tool.name] = _call_head(tool)
             required = self.required[tool.name] = frozenset(tool.required)
             self.labels[tool.name] = {p: _label(p, s) for p, s in props.items()}
             self.actions[tool.name] = tool_action(tool)
@@ -228,27 +234,38 @@ class Builder:
 
     def execute_call(
         self, tool: ToolSpec, register: str, rng: random.Random
-    ) -> tuple[str, dict[str, Any], str, list[str]]:
-        """(user text, gold call, template id, value texts) for one call of ``tool``."""
+    ) -> tuple[str, str, str, list[str]]:
+        """(user text, gold call as JSON, template id, value texts) for one call of ``tool``.
+
+        The call holds the required arguments, booleans, and the optional arguments whose
+        words made it into the text (an empty slot of an ``if`` block may drop them).
+        """
         phrasings = self.exec_lines[tool.name, register]
         if phrasings:
             phrasing = rng.choice(phrasings)
-            values, ctx = _draw(phrasing.draws, rng)
+            drawn, ctx = _draw(phrasing.draws, rng)
             text = phrasing.line.render(ctx)
-            required = self.required[tool.name]
-            values = {p: v for p, v in values.items() if _stated(required, p, v, text)}
-            return text, _call(tool, values), phrasing.line.id, _texts_of(values)
+            args = []
+            texts = []
+            for key, v, always in drawn:
+                if always or v.text in text or v.value is True or v.value is False:
+                    args.append(f"{key}: {v.json}")
+                    texts.append(v.text)
+            call = self.heads[tool.name] + ", ".join(args) + "}}"
+            return text, call, phrasing.line.id, texts
         keep = set(tool.required)
         keep |= {p for p in tool.optional if rng.random() < 0.5}
         values = self._values(tool, keep, rng)
         line = rng.choice(self.lib.generic[register])
         text = self._generic(tool, line, values, register)
-        return text, _call(tool, values), line.id, _texts_of(values)
+        args = [f"{_str(p)}: {v.json}" for p, v in values.items()]
+        call = self.heads[tool.name] + ", ".join(args) + "}}"
+        return text, call, line.id, _texts_of(values)
 
     def execute(self, tool: ToolSpec, register: str, rng: random.Random) -> Example:
         text, call, tid, texts = self.execute_call(tool, register, rng)
         text = _noise(text, register, texts, rng)
-        return Example(text, _dumps([call]), [tool.name], [], None, tid)
+        return Example(text, f"[{call}]", [tool.name], [], None, tid)
 
     def multi(
         self, first: ToolSpec, second: ToolSpec, register: str, rng: random.Random
@@ -263,10 +280,9 @@ class Builder:
         protected = texts_a + texts_b
         b = text_b if _starts_with_value(text_b, protected) else _lower_first(text_b)
         text = joiner.format(a=_end_sentence(text_a, register), b=b)
-        calls = [call_a, call_b]
         text = _noise(text, register, protected, rng)
         names = list(dict.fromkeys([first.name, second.name]))
-        return Example(text, _dumps(calls), names, [], None, f"{tid_a}+{tid_b}")
+        return Example(text, f"[{call_a}, {call_b}]", names, [], None, f"{tid_a}+{tid_b}")
 
     # -- clarify -------------------------------------------------------------------------------
 
@@ -276,8 +292,9 @@ class Builder:
             phrasing = rng.choice(phrasings)
             line = phrasing.line
             missing = [p for p in tool.required if p not in line.slots]
-            values, ctx = _draw(phrasing.draws, rng)
+            drawn, ctx = _draw(phrasing.draws, rng)
             text = line.render(ctx)
+            texts = [v.text for _, v, _ in drawn]
         else:
             required = list(tool.required)
             k = 2 if len(required) > 2 and rng.random() < 0.3 else 1
@@ -287,7 +304,8 @@ class Builder:
             values = self._values(tool, keep, rng)
             line = rng.choice(self.lib.generic[register])
             text = self._generic(tool, line, values, register)
-        text = _noise(text, register, _texts_of(values), rng)
+            texts = _texts_of(values)
+        text = _noise(text, register, texts, rng)
         question = ask_question(tool, missing, rng)
         return Example(text, question, [tool.name], missing, None, line.id)
 
@@ -337,7 +355,7 @@ class Builder:
 
     def _values(self, tool: ToolSpec, keep: set[str], rng: random.Random) -> dict[str, Value]:
         """Sample the ``keep`` parameters, in the schema's order."""
-        return {p: draw(rng) for p, draw in self.draws[tool.name] if p in keep}
+        return {p: draw(rng) for p, _, draw in self.draws[tool.name] if p in keep}
 
     def _refuse_context(self, line: Line, rng: random.Random) -> dict[str, str]:
         ctx = {}
@@ -364,31 +382,29 @@ class Builder:
         return line.render(ctx)
 
 
-def _phrasing(line: Line, draws: list[tuple[str, Sampler]], always: frozenset[str]) -> _Phrasing:
+def _phrasing(
+    line: Line, draws: list[tuple[str, str, Sampler]], always: frozenset[str]
+) -> _Phrasing:
     """The draws of the parameters ``line`` uses; ``always`` ones every time, others half."""
-    return _Phrasing(line, tuple((p, d, p in always) for p, d in draws if p in line.slots))
+    return _Phrasing(
+        line, tuple((p, k, d, p in always) for p, k, d in draws if p in line.slots)
+    )
 
 
 def _draw(
-    draws: tuple[tuple[str, Sampler, bool], ...], rng: random.Random
-) -> tuple[dict[str, Value], dict[str, str]]:
-    """(drawn values, template context): a slot not drawn renders as empty."""
-    values = {}
+    draws: tuple[_Draw, ...], rng: random.Random
+) -> tuple[list[tuple[str, Value, bool]], dict[str, str]]:
+    """([(JSON key, value, always drawn)], template context): a slot not drawn renders empty."""
+    drawn = []
     ctx = {}
-    for p, draw, always in draws:
+    for p, key, draw, always in draws:
         if always or rng.random() < 0.5:
-            v = values[p] = draw(rng)
+            v = draw(rng)
+            drawn.append((key, v, always))
             ctx[p] = v.text
         else:
             ctx[p] = ""
-    return values, ctx
-
-
-def _stated(required: frozenset[str], name: str, value: Value, text: str) -> bool:
-    """Keep an argument in the gold call only if the rendered text states it."""
-    if name in required or isinstance(value.value, bool):
-        return True
-    return value.text in text
+    return drawn, ctx
 
 
 def _texts_of(values: dict[str, Value]) -> list[str]:

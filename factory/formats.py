@@ -183,6 +183,47 @@ def _dumps_layout(row: dict[str, Any]) -> str | None:
     )
 
 
+_ROW_HEAD = f'{{"data_source": {_str(DATA_SOURCE)}, "prompt": [{{"role": "system", "content": '
+_ABILITY_JSON = _str(ABILITY)
+_HEADS: dict[str, bytes] = {}
+
+
+def row_pieces(
+    *,
+    row_id: str,
+    split: str,
+    behavior: str,
+    system: str,
+    user: str,
+    ground_truth: str,
+    tools: list[str],
+    missing: list[str],
+    category: str | None,
+    template: str,
+    register: str,
+) -> tuple[bytes, bytes]:
+    """The JSONL line of ``make_row(...)`` in the ``aws`` / ``qwen`` layout, newline included,
+    as UTF-8 in two pieces: the head up to the system prompt (one object shared by every row
+    with that prompt) and the rest. ``b"".join`` of them is ``dumps_row(row) + "\n"``, encoded.
+    """
+    head = _HEADS.get(system)
+    if head is None:
+        if len(_HEADS) > 256:
+            _HEADS.clear()
+        head = _HEADS[system] = (_ROW_HEAD + _str(system)).encode()
+    category_json = "null" if category is None else _escaped(category)
+    tail = (
+        f'}}, {{"role": "user", "content": {_str(user)}}}], "ability": {_ABILITY_JSON}, '
+        f'"reward_model": {{"style": "rule", "ground_truth": {_str(ground_truth)}}}, '
+        f'"extra_info": {{"id": {_str(row_id)}, "split": {_escaped(split)}, '
+        f'"behavior": {_escaped(behavior)}, "tools": [{", ".join(map(_escaped, tools))}], '
+        f'"missing": [{", ".join(map(_escaped, missing))}], "category": {category_json}, '
+        f'"template": {_escaped(template)}, "register": {_escaped(register)}, '
+        '"paraphrased": false}}\n'
+    )
+    return head, tail.encode()
+
+
 def tools_from_system(text: str) -> list[dict[str, Any]]:
     """Read the tool schemas back from a system prompt (empty list if there are none).
 

@@ -10,6 +10,7 @@ whole run succeeded, so an error never leaves a half-written dataset behind.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -17,23 +18,24 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from . import __version__
 from .behaviors import Builder, Example
 from .errors import ConfigError
-from .formats import dumps_row, make_row, openai_tool, system_prompt
+from .formats import dumps_row, make_row, openai_tool, row_pieces, system_prompt
 from .plan import (
     BEHAVIORS,
+    Rng,
     apportion,
     behavior_order,
     is_multi,
     iter_plan,
     pick_heldout,
     rotate,
-    row_seed,
+    split_seed,
 )
 from .specs import BUNDLED_SPECS, ToolSpec, load_specs, specs_hash
 from .templates import Library, load_library
@@ -46,6 +48,17 @@ _WORD_BYTES = bytes(b if 48 <= b <= 57 or 97 <= b <= 122 else 32 for b in range(
 
 Progress = Callable[[str, int, int], None]
 _Kind = tuple[str, str, tuple[str, ...], str | None]  # behavior, register, tools, category
+
+
+class Draft(NamedTuple):
+    """One planned, built row before it is written (see :func:`row_of` for its row)."""
+
+    row_id: str
+    behavior: str
+    register: str
+    example: Example
+    system: str
+    listed: list[str]  # the tools the system prompt lists
 
 
 class Paraphraser(Protocol):
@@ -164,7 +177,7 @@ def _build(
     return builder.refuse(split.categories[i], tools, reg, rng), reg
 
 
-def iter_rows(
+def iter_drafts(
     split: _Split,
     builder: Builder,
     cfg: GenerateConfig,
@@ -173,21 +186,21 @@ def iter_rows(
     start: int = 0,
     stop: int | None = None,
     until: int | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[Draft]:
     """Rows ``start..stop`` of one split, de-duplicated against ``seen``.
 
     Rows outside the range, up to ``until``, are still built and only remembered in ``seen``:
-    which draw a row keeps depends on the prompts before it (in this split and the ones before),
-    so a shard replays them to match the whole run exactly.
+    each row's draws continue the split's RNG stream and which draw a row keeps depends on the
+    prompts before it (in this split and the ones before), so a shard replays them to match the
+    whole run exactly.
     """
     order = behavior_order(size, cfg.mix, cfg.seed, split.name)
     stop = size if stop is None else stop
     until = stop if until is None else until
     multi_rank = 0
-    rng = random.Random()
+    rng = Rng(split_seed(cfg.seed, split.name))
     for plan in iter_plan(order, 0, until):
-        for attempt in range(_MAX_ATTEMPTS):
-            rng.seed(row_seed(cfg.seed, split.name, plan.index, attempt))
+        for _ in range(_MAX_ATTEMPTS):
             example, register = _build(
                 split, builder, plan.behavior, plan.rank, cfg, rng, multi_rank
             )
@@ -206,21 +219,52 @@ def iter_rows(
         if not start <= plan.index < stop:
             continue
         system, listed = split.system(example.tools, rng)
-        yield make_row(
-            row_id=f"{split.name}-{plan.index:06d}",
-            split=split.name,
-            behavior=plan.behavior,
-            system=system,
-            user=example.user,
-            ground_truth=example.ground_truth,
-            tools=example.tools,
-            missing=example.missing,
-            category=example.category,
-            template=example.template,
-            register=register,
-            fmt=cfg.fmt,
-            tool_schemas=[split.schemas[n] for n in listed] if cfg.fmt == "openai" else None,
+        row_id = f"{split.name}-{plan.index:06d}"
+        yield Draft(row_id, plan.behavior, register, example, system, listed)
+
+
+def row_of(draft: Draft, split: _Split) -> dict[str, Any]:
+    """The row (a dict in the layout of :mod:`factory.formats`) of one draft."""
+    ex = draft.example
+    return make_row(
+        row_id=draft.row_id,
+        split=split.name,
+        behavior=draft.behavior,
+        system=draft.system,
+        user=ex.user,
+        ground_truth=ex.ground_truth,
+        tools=ex.tools,
+        missing=ex.missing,
+        category=ex.category,
+        template=ex.template,
+        register=draft.register,
+        fmt=split.fmt,
+        tool_schemas=[split.schemas[n] for n in draft.listed] if split.fmt == "openai" else None,
+    )
+
+
+def _draft_pieces(drafts: list[Draft], split: str) -> list[bytes]:
+    """The JSONL bytes of drafts in the plain layout, without building row dicts."""
+    pieces: list[bytes] = []
+    add = pieces.extend
+    for d in drafts:
+        ex = d.example
+        add(
+            row_pieces(
+                row_id=d.row_id,
+                split=split,
+                behavior=d.behavior,
+                system=d.system,
+                user=ex.user,
+                ground_truth=ex.ground_truth,
+                tools=ex.tools,
+                missing=ex.missing,
+                category=ex.category,
+                template=ex.template,
+                register=d.register,
+            )
         )
+    return pieces
 
 
 def _file_name(split: str, cfg: GenerateConfig) -> str:
@@ -232,38 +276,49 @@ def _file_name(split: str, cfg: GenerateConfig) -> str:
 
 def _write_split(
     path: Path,
-    rows: Iterator[dict[str, Any]],
+    drafts: Iterator[Draft],
     total: int,
-    split: str,
+    split: _Split,
     paraphraser: Paraphraser | None,
     progress: Progress | None,
 ) -> tuple[dict[str, Counter[str]], str]:
-    """Stream rows into ``path``; return counters and the file's sha256."""
+    """Stream rows into ``path``; return counters and the file's sha256.
+
+    Without a paraphraser, rows in the ``aws`` / ``qwen`` layout go straight from drafts to
+    bytes; otherwise each becomes a row dict first (paraphrasing rewrites them, ``openai`` adds
+    columns).
+    """
     kinds: Counter[_Kind] = Counter()
     digest = hashlib.sha256()
     done = 0
+    direct = paraphraser is None and split.fmt != "openai"
     with path.open("wb") as fh:
 
-        def flush(batch: list[dict[str, Any]]) -> None:
+        def flush(batch: list[Draft]) -> None:
             nonlocal done
-            if paraphraser is not None:
-                batch = paraphraser.rewrite(split, batch)
-            for row in batch:
-                info = row["extra_info"]
-                tools = tuple(info["tools"])
-                kinds[info["behavior"], info["register"], tools, info["category"]] += 1
-            lines = [dumps_row(row) for row in batch]
-            lines.append("")  # the last row's newline
-            data = "\n".join(lines).encode()
+            if direct:
+                for d in batch:
+                    ex = d.example
+                    kinds[d.behavior, d.register, tuple(ex.tools), ex.category] += 1
+                data = b"".join(_draft_pieces(batch, split.name))
+            else:
+                rows = [row_of(d, split) for d in batch]
+                if paraphraser is not None:
+                    rows = paraphraser.rewrite(split.name, rows)
+                for row in rows:
+                    info = row["extra_info"]
+                    tools = tuple(info["tools"])
+                    kinds[info["behavior"], info["register"], tools, info["category"]] += 1
+                data = "".join([dumps_row(row) + "\n" for row in rows]).encode()
             digest.update(data)
             fh.write(data)
             done += len(batch)
             if progress is not None:
-                progress(split, done, total)
+                progress(split.name, done, total)
 
-        batch: list[dict[str, Any]] = []
-        for row in rows:
-            batch.append(row)
+        batch: list[Draft] = []
+        for draft in drafts:
+            batch.append(draft)
             if len(batch) >= _CHUNK:
                 flush(batch)
                 batch = []
@@ -328,6 +383,9 @@ def generate(
         "counts": {},
         "files": {},
     }
+    # Everything loaded so far (Faker, pools, templates) lives as long as the run: out of the
+    # collector's sight, each collection only walks the objects of the rows in flight.
+    gc.freeze()
     try:
         for split in splits:
             final = cfg.out / _file_name(split.name, cfg)
@@ -336,9 +394,10 @@ def generate(
             size = sizes[split.name]
             start, stop = _shard_range(size, cfg.shard)
             last = split is splits[-1]
-            rows = iter_rows(split, builder, cfg, size, seen, start, stop, stop if last else size)
-            total = stop - start
-            counts, digest = _write_split(tmp, rows, total, split.name, paraphraser, progress)
+            drafts = iter_drafts(
+                split, builder, cfg, size, seen, start, stop, stop if last else size
+            )
+            counts, digest = _write_split(tmp, drafts, stop - start, split, paraphraser, progress)
             manifest["counts"][split.name] = {
                 "rows": sum(counts["behavior"].values()),
                 **{k: dict(sorted(c.items())) for k, c in counts.items()},
@@ -354,6 +413,7 @@ def generate(
         for tmp, final in temps:
             os.replace(tmp, final)
     finally:
+        gc.unfreeze()
         for tmp, _ in temps:
             tmp.unlink(missing_ok=True)
     return manifest

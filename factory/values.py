@@ -33,10 +33,27 @@ _POOL_SIZE = 400
 
 
 class Value(NamedTuple):  # a tuple: built several times per row, 3x faster than a dataclass
-    """One argument: the JSON value in the gold call and how the user states it."""
+    """One argument: the JSON value in the gold call, how the user states it, and the value as
+    JSON text (what ``json.dumps(value, ensure_ascii=False)`` writes, made once per value)."""
 
     value: Any
     text: str
+    json: str
+
+
+# json.dumps(..., ensure_ascii=False) without building an encoder per call
+_dumps = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+_str = json.encoder.encode_basestring
+
+
+def value(v: Any, text: str) -> Value:
+    """A :class:`Value` with its JSON text (ints and floats print as JSON does: their repr)."""
+    kind = type(v)
+    if kind is str:
+        return Value(v, text, _str(v))
+    if kind is int or kind is float:
+        return Value(v, text, repr(v))
+    return Value(v, text, _dumps(v))
 
 
 @cache
@@ -147,7 +164,7 @@ def enum_text(value: Any) -> str:
 
 
 Sampler = Callable[[random.Random], Value]
-_YES = Value(True, "yes")
+_YES = Value(True, "yes", "true")
 
 
 def sample(schema: dict[str, Any], name: str, rng: random.Random, pools: Pools) -> Value:
@@ -161,7 +178,7 @@ def sampler(schema: dict[str, Any], name: str, pools: Pools) -> Sampler:
     hints = schema.get("x-factory") or {}
     choices = hints.get("choices") or schema.get("enum")
     if choices:
-        options = [Value(c, enum_text(c)) for c in choices]
+        options = [value(c, enum_text(c)) for c in choices]
         return lambda rng: rng.choice(options)
     typ = schema.get("type", "string")
     if isinstance(typ, list):
@@ -185,18 +202,18 @@ def sampler(schema: dict[str, Any], name: str, pools: Pools) -> Sampler:
     if fmt == "date-time":
         return _date_time
     kind = {"email": "email", "uri": "url", "url": "url"}.get(str(fmt), string_kind(name, schema))
-    pool = [Value(text, text) for text in pools.get(kind)]
+    pool = [value(text, text) for text in pools.get(kind)]
     return lambda rng: rng.choice(pool)
 
 
 def _integer(lo: int, hi: int) -> Sampler:
     if -1000 < lo and hi < 1000:  # small numbers are always written plainly
-        small = [Value(n, str(n)) for n in range(lo, hi + 1)]
+        small = [Value(n, str(n), str(n)) for n in range(lo, hi + 1)]
         return lambda rng: rng.choice(small)  # the draw of rng.randint(lo, hi)
 
     def integer(rng: random.Random) -> Value:
         n = rng.randint(lo, hi)
-        return Value(n, _number_text(n, rng))
+        return Value(n, _number_text(n, rng), repr(n))
 
     return integer
 
@@ -206,7 +223,7 @@ def _number(flo: float, fhi: float) -> Sampler:
         x = _round_number(flo, fhi, rng)
         if isinstance(x, int) and rng.random() < 0.25 and x + 1 <= fhi:
             x = round(x + rng.choice((0.5, 0.25, 0.99, 0.75, 0.1)), 2)
-        return Value(x, _number_text(x, rng))
+        return value(x, _number_text(x, rng))
 
     return number
 
@@ -219,14 +236,14 @@ def _dates() -> list[list[Value]]:
         d = DATE_ANCHOR + dt.timedelta(days=i)
         month = _MONTHS[d.month - 1]
         texts = (d.isoformat(), f"{month} {d.day}, {d.year}", f"{d.day} {month} {d.year}")
-        out.append([Value(d.isoformat(), text) for text in texts])
+        out.append([value(d.isoformat(), text) for text in texts])
     return out
 
 
 def _date_time(rng: random.Random) -> Value:
     d = DATE_ANCHOR + dt.timedelta(days=rng.randrange(DATE_SPAN_DAYS))
     stamp = f"{d.isoformat()}T{rng.randrange(6, 22):02d}:{rng.choice((0, 15, 30, 45)):02d}:00"
-    return Value(stamp, stamp)
+    return value(stamp, stamp)
 
 
 def _object(schema: dict[str, Any], pools: Pools) -> Sampler:
@@ -237,7 +254,7 @@ def _object(schema: dict[str, Any], pools: Pools) -> Sampler:
     def obj(rng: random.Random) -> Value:
         parts = {k: draw(rng) for k, draw in fields}
         text = join_words([f"{k.replace('_', ' ')} {v.text}" for k, v in parts.items()])
-        return Value({k: v.value for k, v in parts.items()}, text)
+        return value({k: v.value for k, v in parts.items()}, text)
 
     return obj
 
@@ -252,7 +269,7 @@ def _array(schema: dict[str, Any], name: str, pools: Pools) -> Sampler:
 
         def picks(rng: random.Random) -> Value:
             picked = rng.sample(population, min(rng.randint(lo, hi), len(population)))
-            return Value(picked, join_words([enum_text(p) for p in picked]))
+            return value(picked, join_words([enum_text(p) for p in picked]))
 
         return picks
     if items.get("type") in ("integer", "number"):
@@ -261,7 +278,7 @@ def _array(schema: dict[str, Any], name: str, pools: Pools) -> Sampler:
 
         def numbers(rng: random.Random) -> Value:
             nums = [rng.randint(low, top) for _ in range(rng.randint(lo, hi))]
-            return Value(nums, join_words([str(n) for n in nums]))
+            return value(nums, join_words([str(n) for n in nums]))
 
         return numbers
     item = sampler(items, name, pools)
@@ -275,6 +292,6 @@ def _array(schema: dict[str, Any], name: str, pools: Pools) -> Sampler:
                 seen.append(v)
             if len(seen) == count:
                 break
-        return Value([v.value for v in seen], join_words([v.text for v in seen]))
+        return value([v.value for v in seen], join_words([v.text for v in seen]))
 
     return distinct

@@ -1,4 +1,4 @@
-"""Row serialization: dumps_row writes exactly what json.dumps writes, for any row."""
+"""Row serialization: dumps_row and row_pieces write exactly what json.dumps writes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from factory.formats import dumps_row, make_row
+from factory.formats import dumps_row, make_row, row_pieces
 
 texts = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40)
 
@@ -88,3 +88,45 @@ def test_dumps_row_other_layouts(change: Any) -> None:
     row = copy.deepcopy(_row())
     change(row)
     assert dumps_row(row) == json.dumps(row, ensure_ascii=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    user=texts,
+    system=texts,
+    truth=texts,
+    tools=st.lists(texts, max_size=3),
+    missing=st.lists(texts, max_size=2),
+    category=st.none() | texts,
+    template=texts,
+    register=texts,
+    row_id=texts,
+)
+def test_row_pieces_are_the_json_line(
+    user: str,
+    system: str,
+    truth: str,
+    tools: list[str],
+    missing: list[str],
+    category: str | None,
+    template: str,
+    register: str,
+    row_id: str,
+) -> None:
+    fields: dict[str, Any] = {
+        "row_id": row_id,
+        "split": "heldout",
+        "behavior": "clarify",
+        "system": system,
+        "user": user,
+        "ground_truth": truth,
+        "tools": tools,
+        "missing": missing,
+        "category": category,
+        "template": template,
+        "register": register,
+    }
+    head, tail = row_pieces(**fields)
+    row = make_row(**fields, fmt="qwen")
+    assert head + tail == (json.dumps(row, ensure_ascii=False) + "\n").encode()
+    assert row_pieces(**fields)[0] is head  # the head is shared by rows with this prompt
