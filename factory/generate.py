@@ -32,9 +32,8 @@ from .plan import (
     apportion,
     behavior_order,
     is_multi,
-    iter_plan,
     pick_heldout,
-    rotate,
+    rotation,
     split_seed,
 )
 from .specs import BUNDLED_SPECS, ToolSpec, load_specs, specs_hash
@@ -153,30 +152,6 @@ def _check_mix(cfg: GenerateConfig, splits: list[_Split]) -> None:
             )
 
 
-def _build(
-    split: _Split,
-    builder: Builder,
-    behavior: str,
-    rank: int,
-    cfg: GenerateConfig,
-    rng: random.Random,
-    multi_rank: int,
-) -> tuple[Example, str]:
-    tools = split.tools
-    if behavior == "execute":
-        if is_multi(rank, cfg.multi_share):
-            i, reg = rotate(tools, multi_rank)
-            second = tools[i] if rng.random() < 0.3 else rng.choice(tools)
-            return builder.multi(tools[i], second, reg, rng), reg
-        i, reg = rotate(tools, rank - multi_rank)
-        return builder.execute(tools[i], reg, rng), reg
-    if behavior == "clarify":
-        i, reg = rotate(split.clarify_tools, rank)
-        return builder.clarify(split.clarify_tools[i], reg, rng), reg
-    i, reg = rotate(split.categories, rank)
-    return builder.refuse(split.categories[i], tools, reg, rng), reg
-
-
 def iter_drafts(
     split: _Split,
     builder: Builder,
@@ -197,30 +172,60 @@ def iter_drafts(
     order = behavior_order(size, cfg.mix, cfg.seed, split.name)
     stop = size if stop is None else stop
     until = stop if until is None else until
-    multi_rank = 0
     rng = Rng(split_seed(cfg.seed, split.name))
-    for plan in iter_plan(order, 0, until):
+    tools = split.tools
+
+    def two_calls(tool: ToolSpec, register: str, rng: random.Random) -> Example:
+        second = tool if rng.random() < 0.3 else rng.choice(tools)
+        return builder.multi(tool, second, register, rng)
+
+    def refusal(category: str, register: str, rng: random.Random) -> Example:
+        return builder.refuse(category, tools, register, rng)
+
+    single, clarify, refuse = (
+        rotation(tools),
+        rotation(split.clarify_tools),
+        rotation(split.categories),
+    )
+    share = cfg.multi_share
+    ranks = [0, 0, 0]
+    multi_rank = 0  # two-call rows so far: they rotate apart from single calls
+    subject: Any  # a tool, or a refusal category
+    build: Callable[[Any, str, random.Random], Example]
+    for index in range(until):
+        code = order[index]
+        rank = ranks[code]
+        ranks[code] = rank + 1
+        if code == 0:
+            if is_multi(rank, share):
+                subject, register = single[multi_rank % len(single)]
+                multi_rank += 1
+                build = two_calls
+            else:
+                subject, register = single[(rank - multi_rank) % len(single)]
+                build = builder.execute
+        elif code == 1:
+            subject, register = clarify[rank % len(clarify)]
+            build = builder.clarify
+        else:
+            subject, register = refuse[rank % len(refuse)]
+            build = refusal
         for _ in range(_MAX_ATTEMPTS):
-            example, register = _build(
-                split, builder, plan.behavior, plan.rank, cfg, rng, multi_rank
-            )
+            example = build(subject, register, rng)
             key = _prompt_key(example.user)
             if key not in seen:
                 seen.add(key)
                 break
         else:
             raise ConfigError(
-                f"cannot build a distinct {plan.behavior} prompt for "
+                f"cannot build a distinct {BEHAVIORS[code]} prompt for "
                 f"{', '.join(example.tools) or example.category} in {split.name} after "
                 f"{_MAX_ATTEMPTS} tries: add templates or ask for fewer rows"
             )
-        if plan.behavior == "execute" and is_multi(plan.rank, cfg.multi_share):
-            multi_rank += 1
-        if not start <= plan.index < stop:
-            continue
-        system, listed = split.system(example.tools, rng)
-        row_id = f"{split.name}-{plan.index:06d}"
-        yield Draft(row_id, plan.behavior, register, example, system, listed)
+        if start <= index < stop:
+            system, listed = split.system(example.tools, rng)
+            row_id = f"{split.name}-{index:06d}"
+            yield Draft(row_id, BEHAVIORS[code], register, example, system, listed)
 
 
 def row_of(draft: Draft, split: _Split) -> dict[str, Any]:

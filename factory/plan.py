@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from .errors import ConfigError
@@ -82,15 +81,6 @@ def pick_heldout(
     return train, heldout
 
 
-@dataclass(slots=True)  # not frozen: one per row, and a frozen one takes 3x longer to build
-class RowPlan:
-    """What one row must be: its behavior and the slot it takes in that behavior's rotation."""
-
-    index: int
-    behavior: str
-    rank: int
-
-
 def behavior_order(size: int, mix: Sequence[float], seed: int, split: str) -> bytes:
     """Per-row behavior codes (0 execute, 1 clarify, 2 refuse), shuffled so the file is mixed."""
     counts = apportion(size, mix)
@@ -101,20 +91,10 @@ def behavior_order(size: int, mix: Sequence[float], seed: int, split: str) -> by
     return bytes(order)
 
 
-def iter_plan(order: bytes, start: int = 0, stop: int | None = None) -> Iterator[RowPlan]:
-    """The plans of rows ``start..stop`` (rank = how many earlier rows share the behavior)."""
-    stop = len(order) if stop is None else stop
-    ranks = [order[:start].count(code) for code in range(3)]
-    for index in range(start, stop):
-        code = order[index]
-        yield RowPlan(index, BEHAVIORS[code], ranks[code])
-        ranks[code] += 1
-
-
-def rotate(items: Sequence[object], rank: int) -> tuple[int, str]:
-    """(item index, register) for the rank-th row of a behavior: every pair equally often."""
-    n = len(items)
-    return rank % n, REGISTERS[(rank // n) % len(REGISTERS)]
+def rotation(items: Sequence[_T]) -> list[tuple[_T, str]]:
+    """One full turn of a behavior's rotation: the k-th row of the behavior takes
+    ``turn[k % len(turn)]``, so every (item, register) pair comes equally often."""
+    return [(item, reg) for reg in REGISTERS for item in items]
 
 
 def is_multi(rank: int, share: float) -> bool:

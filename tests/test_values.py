@@ -6,10 +6,12 @@ import datetime as dt
 import random
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from factory.plan import Rng
 from factory.specs import BUNDLED_SPECS, load_specs
 from factory.values import DATE_ANCHOR, DATE_SPAN_DAYS, Pools, sample, string_kind
 
@@ -92,16 +94,33 @@ def test_pools_are_seeded() -> None:
 
 
 def test_precomputed_draws_match_the_rng_calls_they_replace() -> None:
-    """Samplers pick from precomputed tables; the draws must stay those of randint/randrange."""
+    """Samplers pick from precomputed tables; the draws are those of the generator's RNG."""
     for seed in range(200):
-        num = sample(
-            {"type": "integer", "minimum": 3, "maximum": 40}, "n", random.Random(seed), POOLS
-        )
-        assert num.value == random.Random(seed).randint(3, 40)
-        rng = random.Random(seed)
+        num = sample({"type": "integer", "minimum": 3, "maximum": 40}, "n", Rng(seed), POOLS)
+        assert num.value == Rng(seed).randint(3, 40)
+        rng = Rng(seed)
         day = sample({"type": "string", "format": "date"}, "d", rng, POOLS)
-        ref = random.Random(seed)
+        ref = Rng(seed)
         expected = DATE_ANCHOR + dt.timedelta(days=ref.randrange(DATE_SPAN_DAYS))
         assert day.value == expected.isoformat()
         ref.randrange(3)  # the way it is written
         assert rng.getstate() == ref.getstate()
+
+
+def test_generator_rng_draws_cover_their_range() -> None:
+    """Rng scales random() for integer draws: every value reachable, none out of range."""
+    rng = Rng(3)
+    assert {rng.randint(1, 6) for _ in range(2000)} == set(range(1, 7))
+    assert {rng.randrange(5, 9) for _ in range(2000)} == {5, 6, 7, 8}
+    assert {rng.choice("abc") for _ in range(500)} == {"a", "b", "c"}
+    picked = rng.sample(range(10), 4)
+    assert len(set(picked)) == 4 and all(0 <= p < 10 for p in picked)
+    deck = list(range(20))
+    rng.shuffle(deck)
+    assert sorted(deck) == list(range(20)) and deck != list(range(20))
+    counts = [0] * 4
+    for _ in range(40_000):
+        counts[rng.choice(range(4))] += 1
+    assert max(counts) - min(counts) < 800  # about 10,000 each
+    with pytest.raises(IndexError):
+        rng.choice([])
