@@ -186,6 +186,8 @@ def _dumps_layout(row: dict[str, Any]) -> str | None:
 _ROW_HEAD = f'{{"data_source": {_str(DATA_SOURCE)}, "prompt": [{{"role": "system", "content": '
 _ABILITY_JSON = _str(ABILITY)
 _HEADS: dict[str, bytes] = {}
+# The end of a row from "split" on: one per (template, register, tools...) seen.
+_INFOS: dict[tuple[Any, ...], str] = {}
 
 
 def row_pieces(
@@ -211,15 +213,23 @@ def row_pieces(
         if len(_HEADS) > 256:
             _HEADS.clear()
         head = _HEADS[system] = (_ROW_HEAD + _str(system)).encode()
-    category_json = "null" if category is None else _escaped(category)
+    key = (split, behavior, register, template, category, tuple(tools), tuple(missing))
+    info = _INFOS.get(key)
+    if info is None:
+        if len(_INFOS) > 65536:
+            _INFOS.clear()
+        category_json = "null" if category is None else _escaped(category)
+        info = _INFOS[key] = (
+            f'"split": {_escaped(split)}, "behavior": {_escaped(behavior)}, '
+            f'"tools": [{", ".join(map(_escaped, tools))}], '
+            f'"missing": [{", ".join(map(_escaped, missing))}], "category": {category_json}, '
+            f'"template": {_escaped(template)}, "register": {_escaped(register)}, '
+            '"paraphrased": false}}\n'
+        )
     tail = (
         f'}}, {{"role": "user", "content": {_str(user)}}}], "ability": {_ABILITY_JSON}, '
         f'"reward_model": {{"style": "rule", "ground_truth": {_str(ground_truth)}}}, '
-        f'"extra_info": {{"id": {_str(row_id)}, "split": {_escaped(split)}, '
-        f'"behavior": {_escaped(behavior)}, "tools": [{", ".join(map(_escaped, tools))}], '
-        f'"missing": [{", ".join(map(_escaped, missing))}], "category": {category_json}, '
-        f'"template": {_escaped(template)}, "register": {_escaped(register)}, '
-        '"paraphrased": false}}\n'
+        f'"extra_info": {{"id": {_str(row_id)}, {info}'
     )
     return head, tail.encode()
 
