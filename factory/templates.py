@@ -149,9 +149,14 @@ class Line:
     def render(self, values: dict[str, Any]) -> str:
         if self.fast is not None:
             try:
-                return " ".join(self.fast(values).split())
+                text = self.fast(values)
             except KeyError:
                 pass  # an undefined name: Jinja raises the error users expect
+            else:
+                # Already single-spaced (no other whitespace is printable): skip the re-join.
+                if "  " in text or not text.isprintable() or text[:1] == " " or text[-1:] == " ":
+                    return " ".join(text.split())
+                return text
         if self.template is None:
             self.template = self.env.from_string(self.source)
         # A shared context over (globals + values) skips the per-render dict merge that

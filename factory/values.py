@@ -284,11 +284,13 @@ def _array(schema: dict[str, Any], name: str, pools: Pools) -> Sampler:
         top = int(items.get("maximum", 100))
         low = int(items.get("minimum", 0))
 
+        width = top - low + 1
+
         def numbers(rng: random.Random) -> Value:
-            width = top - low + 1
             r = rng.random
             nums = [low + int(r() * width) for _ in range(rng.randint(lo, hi))]
-            return value(nums, join_words([str(n) for n in nums]))
+            words = [str(n) for n in nums]  # also their JSON
+            return Value(nums, join_words(words), f"[{', '.join(words)}]")
 
         return numbers
     item = sampler(items, name, pools)

@@ -7,12 +7,14 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from factory.errors import TemplateError
 from factory.generate import GenerateConfig, load_inputs
 from factory.templates import Line, make_env, read_lines
 
-TEXTS = ["", "1", "2", "Paris", "x  y", " a\nb ", "{{ no }}", "50 EUR"]
+TEXTS = ["", "1", "2", "Paris", "x  y", " a\nb ", "{{ no }}", "50 EUR", "a\xa0b", "t\tab", "end "]
 
 
 def _line(tmp_path: Path, source: str) -> Line:
@@ -61,6 +63,14 @@ def test_fast_renderer_matches_jinja(tmp_path: Path, source: str) -> None:
         for b in TEXTS:
             ctx = {"a": a, "b": b}
             assert line.render(ctx) == jinja_only.render(ctx)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=20))
+def test_rendered_text_is_single_spaced(value: str) -> None:
+    """Any whitespace in a value (tabs, no-break spaces, runs) comes out as single spaces."""
+    line = Line("t#1", "[{{ a }}]", make_env(), frozenset({"a"}), fast=lambda v: f"[{v['a']}]")
+    assert line.render({"a": value}) == " ".join(f"[{value}]".split())
 
 
 @pytest.mark.parametrize(
