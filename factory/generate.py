@@ -302,9 +302,12 @@ def _write_split(
         def flush(batch: list[Draft]) -> None:
             nonlocal done
             if direct:
-                for d in batch:
-                    ex = d.example
-                    kinds[d.behavior, d.register, tuple(ex.tools), ex.category] += 1
+                kinds.update(
+                    [
+                        (d.behavior, d.register, tuple(d.example.tools), d.example.category)
+                        for d in batch
+                    ]
+                )
                 data = b"".join(_draft_pieces(batch, split.name))
             else:
                 rows = [row_of(d, split) for d in batch]
