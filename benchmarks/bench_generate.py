@@ -5,13 +5,15 @@
 
 The naive baseline is the obvious loop: Faker calls for every value, ``Template.render`` and
 ``json.dumps`` per row (templates compiled once). toolfactory runs in a child process each time
-so its peak RSS is measured alone (``ru_maxrss`` of the child).
+so its peak RSS is measured alone (``ru_maxrss`` of the child). The script pins itself and its
+children to one CPU (``--cpu``, default the last one), so every number is one core's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -79,7 +81,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--baseline-rows", type=int, default=20_000)
+    parser.add_argument("--cpu", type=int, default=max(os.sched_getaffinity(0)))
     args = parser.parse_args()
+    os.sched_setaffinity(0, {args.cpu})  # children inherit it
+    print(f"pinned to CPU {args.cpu}")
     small = args.rows // 10
     base = naive(args.baseline_rows)
     rate_small, rss_small = ours(small * 9 // 10, small // 10)
