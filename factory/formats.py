@@ -191,7 +191,6 @@ _INFOS: dict[tuple[Any, ...], str] = {}
 
 
 def row_pieces(
-    *,
     row_id: str,
     split: str,
     behavior: str,

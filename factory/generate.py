@@ -50,14 +50,21 @@ _Kind = tuple[str, str, tuple[str, ...], str | None]  # behavior, register, tool
 
 
 class Draft(NamedTuple):
-    """One planned, built row before it is written (see :func:`row_of` for its row)."""
+    """One planned, built row before it is written: the fields of
+    :func:`~factory.formats.make_row` in its order, and the tools the system prompt lists."""
 
     row_id: str
+    split: str
     behavior: str
-    register: str
-    example: Example
     system: str
-    listed: list[str]  # the tools the system prompt lists
+    user: str
+    ground_truth: str
+    tools: list[str]
+    missing: list[str]
+    category: str | None
+    template: str
+    register: str
+    listed: list[str]
 
 
 class Paraphraser(Protocol):
@@ -224,51 +231,31 @@ def iter_drafts(
             )
         if start <= index < stop:
             system, listed = split.system(example.tools, rng)
-            row_id = f"{split.name}-{index:06d}"
-            yield Draft(row_id, BEHAVIORS[code], register, example, system, listed)
+            yield Draft(
+                f"{split.name}-{index:06d}",
+                split.name,
+                BEHAVIORS[code],
+                system,
+                *example,  # user, ground_truth, tools, missing, category, template
+                register,
+                listed,
+            )
 
 
 def row_of(draft: Draft, split: _Split) -> dict[str, Any]:
     """The row (a dict in the layout of :mod:`factory.formats`) of one draft."""
-    ex = draft.example
-    return make_row(
-        row_id=draft.row_id,
-        split=split.name,
-        behavior=draft.behavior,
-        system=draft.system,
-        user=ex.user,
-        ground_truth=ex.ground_truth,
-        tools=ex.tools,
-        missing=ex.missing,
-        category=ex.category,
-        template=ex.template,
-        register=draft.register,
-        fmt=split.fmt,
-        tool_schemas=[split.schemas[n] for n in draft.listed] if split.fmt == "openai" else None,
-    )
+    fields = draft._asdict()
+    listed = fields.pop("listed")
+    schemas = [split.schemas[n] for n in listed] if split.fmt == "openai" else None
+    return make_row(**fields, fmt=split.fmt, tool_schemas=schemas)
 
 
-def _draft_pieces(drafts: list[Draft], split: str) -> list[bytes]:
+def _draft_pieces(drafts: list[Draft]) -> list[bytes]:
     """The JSONL bytes of drafts in the plain layout, without building row dicts."""
     pieces: list[bytes] = []
     add = pieces.extend
     for d in drafts:
-        ex = d.example
-        add(
-            row_pieces(
-                row_id=d.row_id,
-                split=split,
-                behavior=d.behavior,
-                system=d.system,
-                user=ex.user,
-                ground_truth=ex.ground_truth,
-                tools=ex.tools,
-                missing=ex.missing,
-                category=ex.category,
-                template=ex.template,
-                register=d.register,
-            )
-        )
+        add(row_pieces(*d[:-1]))
     return pieces
 
 
@@ -302,13 +289,8 @@ def _write_split(
         def flush(batch: list[Draft]) -> None:
             nonlocal done
             if direct:
-                kinds.update(
-                    [
-                        (d.behavior, d.register, tuple(d.example.tools), d.example.category)
-                        for d in batch
-                    ]
-                )
-                data = b"".join(_draft_pieces(batch, split.name))
+                kinds.update([(d.behavior, d.register, tuple(d.tools), d.category) for d in batch])
+                data = b"".join(_draft_pieces(batch))
             else:
                 rows = [row_of(d, split) for d in batch]
                 if paraphraser is not None:
