@@ -127,11 +127,20 @@ def generate(
     if fmt not in FORMATS:
         raise ConfigError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     cfg = _generate_config(
-        specs=specs or [], train=train, heldout=heldout, mix=parse_mix(mix), seed=seed, fmt=fmt,
-        out=out, multi_share=multi_share, templates=templates or [], max_tools=max_tools,
+        specs=specs or [],
+        train=train,
+        heldout=heldout,
+        mix=parse_mix(mix),
+        seed=seed,
+        fmt=fmt,
+        out=out,
+        multi_share=multi_share,
+        templates=templates or [],
+        max_tools=max_tools,
         shard=_parse_shard(shard),
         heldout_tools=[t.strip() for t in heldout_tools.split(",") if t.strip()]
-        if heldout_tools else None,
+        if heldout_tools
+        else None,
     )
     paraphraser = None
     if paraphrase:
@@ -139,8 +148,14 @@ def generate(
         from .paraphrase import Paraphraser
 
         settings = endpoint_settings(
-            base_url=base_url, model=model, api_key=api_key, concurrency=concurrency,
-            max_retries=max_retries, timeout=timeout, cache=cache, needed_by="--paraphrase",
+            base_url=base_url,
+            model=model,
+            api_key=api_key,
+            concurrency=concurrency,
+            max_retries=max_retries,
+            timeout=timeout,
+            cache=cache,
+            needed_by="--paraphrase",
         )
         paraphraser = Paraphraser(settings, share=paraphrase_share, seed=seed, progress=not quiet)
     with _progress(quiet or paraphrase) as progress:  # the paraphrase bar replaces this one
@@ -151,8 +166,10 @@ def generate(
             typer.echo(f"Warning: {warning}", err=True)
     for split, c in manifest["counts"].items():
         mix_text = "/".join(str(c["behavior"].get(b, 0)) for b in ("execute", "clarify", "refuse"))
-        typer.echo(f"{split}: {c['rows']} rows (execute/clarify/refuse {mix_text}) "
-                   f"over {', '.join(manifest['tools'][split])}")
+        typer.echo(
+            f"{split}: {c['rows']} rows (execute/clarify/refuse {mix_text}) "
+            f"over {', '.join(manifest['tools'][split])}"
+        )
     files = ", ".join(f["path"] for f in manifest["files"].values())
     typer.echo(f"wrote {out}/ ({files}, manifest.json)")
 
@@ -194,6 +211,7 @@ def specs_validate(
     typer.echo(f"{len(tools)} tool(s), {len(problems)} problem(s)")
     if problems:
         raise typer.Exit(code=1)
+
 
 # --- score (reward) ---------------------------------------------------------------------------
 
@@ -244,9 +262,10 @@ def audit_command(
     """Audit mix, leakage, duplicates and gold calls (exit 0 clean, 1 failing, 2 unreadable)."""
     from rich.console import Console
 
-    from .audit import audit, render_report, report_json, write_html
+    from .audit import audit
     from .errors import DatasetError
     from .plan import parse_mix
+    from .report import render_report, report_json, write_html
 
     try:
         report = audit(paths, tolerance=tolerance, mix=parse_mix(mix) if mix else None)

@@ -3,7 +3,7 @@
 Input: a completion as a model or trainer hands it over (text, bytes, a chat message or a list
 of messages). Output: the calls as ``{"name", "arguments"}`` dicts (None when it makes none),
 the sentences that ask the user for something, and what it did overall (call / ask / refuse).
-:mod:`factory.reward` scores these; :mod:`factory.metrics` and :mod:`factory.audit` read them.
+:mod:`factory.reward` scores these; :mod:`factory.metrics` and :mod:`factory.checks` read them.
 
 >>> parse_calls('<TOOLCALL>[{"name": "f", "arguments": {"x": 1}}]</TOOLCALL>')
 [{'name': 'f', 'arguments': {'x': 1}}]

@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .audit import BEHAVIORS, AuditReport, audit, dataset_files, report_json
+from .audit import audit, dataset_files
+from .checks import BEHAVIORS
 from .errors import ConfigError, DatasetError, HubError
+from .report import AuditReport, report_json
 
 if TYPE_CHECKING:
     import pyarrow as pa

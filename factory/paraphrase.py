@@ -151,7 +151,7 @@ def check_paraphrase(
     >>> check_paraphrase(row, "Weather in Oslo please", "Tell me the weather for Oslo.") is None
     True
     """
-    from .audit import ungrounded_arguments
+    from .grounding import ungrounded_arguments
 
     if not text.strip():
         return "empty"

@@ -319,7 +319,7 @@ def test_shard_files_name_their_split(default_dataset: Path, tmp_path: Path) -> 
 def test_parallel_slices_give_the_same_report(
     default_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import factory.audit
+    import factory.scan
 
     for name in ("train.jsonl", "heldout.jsonl", "manifest.json"):
         shutil.copy(default_dataset / name, tmp_path / name)
@@ -331,8 +331,8 @@ def test_parallel_slices_give_the_same_report(
     shutil.copy(FIXTURES / "reference_style.jsonl", tmp_path / "foreign.jsonl")
 
     single = audit([tmp_path], workers=1).to_dict()
-    monkeypatch.setattr(factory.audit, "_BLOCK_BYTES", 64 << 10)  # ~60 slices, 2 processes
-    monkeypatch.setattr(factory.audit, "_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(factory.scan, "_BLOCK_BYTES", 64 << 10)  # ~60 slices, 2 processes
+    monkeypatch.setattr(factory.scan, "_PARALLEL_BYTES", 0)
     assert audit([tmp_path], workers=2).to_dict() == single
     assert "foreign.jsonl:7: not valid JSON" in single["checks"][0]["examples"]
 
