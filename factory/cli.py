@@ -8,6 +8,7 @@ and exit status 1.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -158,8 +159,10 @@ def generate(
             needed_by="--paraphrase",
         )
         paraphraser = Paraphraser(settings, share=paraphrase_share, seed=seed, progress=not quiet)
+    start = time.perf_counter()
     with _progress(quiet or paraphrase) as progress:  # the paraphrase bar replaces this one
         manifest = run_generate(cfg, progress=progress, paraphraser=paraphraser)  # type: ignore[arg-type]
+    seconds = time.perf_counter() - start
     if paraphraser is not None:
         typer.echo(paraphraser.summary())
         if warning := paraphraser.warning():
@@ -171,7 +174,10 @@ def generate(
             f"over {', '.join(manifest['tools'][split])}"
         )
     files = ", ".join(f["path"] for f in manifest["files"].values())
-    typer.echo(f"wrote {out}/ ({files}, manifest.json)")
+    rows = sum(c["rows"] for c in manifest["counts"].values())
+    typer.echo(
+        f"wrote {out}/ ({files}, manifest.json) in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)"
+    )
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -64,6 +65,9 @@ def test_generate_subprocess(tmp_path: Path) -> None:
     )
     assert code == 0, err
     assert "train: 120 rows (execute/clarify/refuse 72/30/18)" in out
+    assert re.search(
+        r"wrote .+ \(train.jsonl, heldout.jsonl, manifest.json\) in [\d.]+ s \([\d,]+ rows/s\)", out
+    )
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["config"]["fmt"] == "qwen" and manifest["seed"] == 5
     assert len((tmp_path / "heldout.jsonl").read_text().splitlines()) == 30
