@@ -17,6 +17,7 @@ import os
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, Protocol
 
@@ -306,13 +307,11 @@ def _write_split(
             if progress is not None:
                 progress(split.name, done, total)
 
-        batch: list[Draft] = []
-        for draft in drafts:
-            batch.append(draft)
-            if len(batch) >= _CHUNK:
-                flush(batch)
-                batch = []
-        flush(batch)
+        while True:  # the last chunk is short (or empty)
+            batch = list(islice(drafts, _CHUNK))
+            flush(batch)
+            if len(batch) < _CHUNK:
+                break
     return _counts(kinds), digest.hexdigest()
 
 
