@@ -215,7 +215,7 @@ def row_pieces(
     key = (split, behavior, register, template, category, tuple(tools), tuple(missing))
     info = _INFOS.get(key)
     if info is None:
-        if len(_INFOS) > 65536:
+        if len(_INFOS) > 16384:  # about 3,000 for the bundled tools
             _INFOS.clear()
         category_json = "null" if category is None else _escaped(category)
         info = _INFOS[key] = (

@@ -373,8 +373,11 @@ def generate(
         "files": {},
     }
     # Everything loaded so far (Faker, pools, templates) lives as long as the run: out of the
-    # collector's sight, each collection only walks the objects of the rows in flight.
-    gc.freeze()
+    # collector's sight, each collection only walks the objects of the rows in flight. A caller
+    # that froze objects itself (a pre-fork server) keeps its freeze: we leave gc alone then.
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
     try:
         for split in splits:
             final = cfg.out / _file_name(split.name, cfg)
@@ -402,7 +405,8 @@ def generate(
         for tmp, final in temps:
             os.replace(tmp, final)
     finally:
-        gc.unfreeze()
+        if freeze:
+            gc.unfreeze()
         for tmp, _ in temps:
             tmp.unlink(missing_ok=True)
     return manifest

@@ -428,3 +428,18 @@ def test_error_mid_run_leaves_no_partial_files(tmp_path: Path) -> None:
             )
         )
     assert list(out.iterdir()) == []
+
+
+def test_generate_leaves_the_collector_as_it_found_it(tmp_path: Path) -> None:
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    generate(GenerateConfig(out=tmp_path / "a", train=30, heldout=6))
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # a caller's own freeze (a pre-fork server) survives the run
+    try:
+        frozen = gc.get_freeze_count()
+        generate(GenerateConfig(out=tmp_path / "b", train=30, heldout=6))
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
