@@ -91,20 +91,6 @@ def system_prompt(tool_lines: list[str], fmt: str) -> str:
 
 _HOLE = "\x00system\x00"
 _HOLE_JSON = json.dumps(_HOLE)
-_ROW_KEYS = ("data_source", "prompt", "ability", "reward_model", "extra_info")
-_MESSAGE_KEYS = ("role", "content")
-_REWARD_KEYS = ("style", "ground_truth")
-_INFO_KEYS = (
-    "id",
-    "split",
-    "behavior",
-    "tools",
-    "missing",
-    "category",
-    "template",
-    "register",
-    "paraphrased",
-)
 _str = json.encoder.encode_basestring  # what json.dumps(..., ensure_ascii=False) uses for str
 
 
@@ -126,18 +112,10 @@ _escaped = _ESCAPED.__getitem__
 
 
 def dumps_row(row: dict[str, Any]) -> str:
-    """``json.dumps(row, ensure_ascii=False)``, faster for rows in the layout above.
-
-    Every row of a split shares its long system prompt, so it is escaped once per run; a row in
-    exactly ``make_row``'s ``aws`` / ``qwen`` layout is written field by field.
+    """``json.dumps(row, ensure_ascii=False)``, with the long system prompt escaped once per run
+    (every row of a split shares it). Generation writes plain rows with :func:`row_pieces`; this
+    serves rows a paraphraser rewrote and the ``openai`` layout.
     """
-    if tuple(row) == _ROW_KEYS:
-        try:
-            line = _dumps_layout(row)
-        except TypeError:  # a field of another type: json.dumps below writes it
-            line = None
-        if line is not None:
-            return line
     system = row["prompt"][0]
     content = system["content"]
     encoded = _escaped(content)
@@ -147,40 +125,6 @@ def dumps_row(row: dict[str, Any]) -> str:
     finally:
         system["content"] = content
     return text.replace(_HOLE_JSON, encoded, 1)
-
-
-def _dumps_layout(row: dict[str, Any]) -> str | None:
-    """The JSON of a row with make_row's keys and types (None: another layout)."""
-    prompt, reward, info = row["prompt"], row["reward_model"], row["extra_info"]
-    if not (
-        tuple(info) == _INFO_KEYS
-        and tuple(reward) == _REWARD_KEYS
-        and type(prompt) is list
-        and len(prompt) == 2
-        and tuple(prompt[0]) == _MESSAGE_KEYS
-        and tuple(prompt[1]) == _MESSAGE_KEYS
-        and type(info["tools"]) is list
-        and type(info["missing"]) is list
-        and type(info["paraphrased"]) is bool
-    ):
-        return None
-    system, user = prompt
-    category = "null" if info["category"] is None else _escaped(info["category"])
-    return (
-        f'{{"data_source": {_escaped(row["data_source"])}, '
-        f'"prompt": [{{"role": {_escaped(system["role"])}, '
-        f'"content": {_escaped(system["content"])}}}, '
-        f'{{"role": {_escaped(user["role"])}, "content": {_str(user["content"])}}}], '
-        f'"ability": {_escaped(row["ability"])}, '
-        f'"reward_model": {{"style": {_escaped(reward["style"])}, '
-        f'"ground_truth": {_str(reward["ground_truth"])}}}, '
-        f'"extra_info": {{"id": {_str(info["id"])}, "split": {_escaped(info["split"])}, '
-        f'"behavior": {_escaped(info["behavior"])}, '
-        f'"tools": [{", ".join(map(_escaped, info["tools"]))}], '
-        f'"missing": [{", ".join(map(_escaped, info["missing"]))}], "category": {category}, '
-        f'"template": {_escaped(info["template"])}, "register": {_escaped(info["register"])}, '
-        f'"paraphrased": {"true" if info["paraphrased"] else "false"}}}}}'
-    )
 
 
 _ROW_HEAD = f'{{"data_source": {_str(DATA_SOURCE)}, "prompt": [{{"role": "system", "content": '
