@@ -118,13 +118,12 @@ _GREETING_RE = re.compile(r"(?i)^(hey|hi|hiya|hello|yo|ok|so|um|alright|quick|mo
 def dress(text: str, register: str, protected: list[str], rng: random.Random) -> str:
     """Greetings and sign-offs; terse users also swap letters or skip capitals (never in values)."""
     heads, tails = _DRESSING[register]
-    r = rng.random  # seq[int(r() * len(seq))] is the generator RNG's choice(), one frame less
-    if r() < 0.5 and not _GREETING_RE.match(text):
-        head = heads[int(r() * len(heads))]
+    if rng.random() < 0.5 and not _GREETING_RE.match(text):
+        head = rng.choice(heads)
         lower = head[-2:] == ", " and not starts_with_value(text, protected)
         text = head + (lower_first(text) if lower else text)
-    if r() < 0.5:
-        text += tails[int(r() * len(tails))]
+    if rng.random() < 0.5:
+        text += rng.choice(tails)
     if register != "terse":
         return text
     roll = rng.random()

@@ -179,7 +179,7 @@ def sampler(schema: dict[str, Any], name: str, pools: Pools) -> Sampler:
     choices = hints.get("choices") or schema.get("enum")
     if choices:
         options = [value(c, enum_text(c)) for c in choices]
-        return _picker(options)
+        return lambda rng: rng.choice(options)
     typ = schema.get("type", "string")
     if isinstance(typ, list):
         typ = next((t for t in typ if t != "null"), "string")
@@ -198,26 +198,18 @@ def sampler(schema: dict[str, Any], name: str, pools: Pools) -> Sampler:
     fmt = schema.get("format")
     if fmt == "date":
         dates = _dates()
-        days = len(dates)
-        # a day, then one of the three ways to write it
-        return lambda rng: dates[int(rng.random() * days)][int(rng.random() * 3)]
+        return lambda rng: rng.choice(rng.choice(dates))  # a day, then a way to write it
     if fmt == "date-time":
         return _date_time
     kind = {"email": "email", "uri": "url", "url": "url"}.get(str(fmt), string_kind(name, schema))
     pool = [value(text, text) for text in pools.get(kind)]
-    return _picker(pool)
-
-
-def _picker(options: list[Value]) -> Sampler:
-    """A uniform draw from ``options`` with one ``rng.random()`` call (no method frames)."""
-    n = len(options)
-    return lambda rng: options[int(rng.random() * n)]
+    return lambda rng: rng.choice(pool)
 
 
 def _integer(lo: int, hi: int) -> Sampler:
     if -1000 < lo and hi < 1000:  # small numbers are always written plainly
         small = [Value(n, str(n), str(n)) for n in range(lo, hi + 1)]
-        return _picker(small)
+        return lambda rng: rng.choice(small)  # the draw of rng.randint(lo, hi)
 
     def integer(rng: random.Random) -> Value:
         n = rng.randint(lo, hi)
@@ -284,11 +276,8 @@ def _array(schema: dict[str, Any], name: str, pools: Pools) -> Sampler:
         top = int(items.get("maximum", 100))
         low = int(items.get("minimum", 0))
 
-        width = top - low + 1
-
         def numbers(rng: random.Random) -> Value:
-            r = rng.random
-            nums = [low + int(r() * width) for _ in range(rng.randint(lo, hi))]
+            nums = [rng.randint(low, top) for _ in range(rng.randint(lo, hi))]
             words = [str(n) for n in nums]  # also their JSON
             return Value(nums, join_words(words), f"[{', '.join(words)}]")
 
