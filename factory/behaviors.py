@@ -164,24 +164,24 @@ class Builder:
         phrasings = self.exec_lines[tool.name, register]
         if phrasings:
             phrasing = rng.choice(phrasings)
+            line = phrasing.line
             drawn, ctx = _draw(phrasing.draws, rng)
-            text = phrasing.line.render(ctx)
+            text = line.render(ctx)
             args = []
             texts = []
             for key, v, always in drawn:
                 if always or v.text in text or v.value is True or v.value is False:
                     args.append(f"{key}: {v.json}")
                     texts.append(v.text)
-            call = self.heads[tool.name] + ", ".join(args) + "}}"
-            return text, call, phrasing.line.id, texts
-        keep = set(tool.required)
-        keep |= {p for p in tool.optional if rng.random() < 0.5}
-        values = self._values(tool, keep, rng)
-        line = rng.choice(self.lib.generic[register])
-        text = self._generic(tool, line, values, register)
-        args = [f"{_str(p)}: {v.json}" for p, v in values.items()]
-        call = self.heads[tool.name] + ", ".join(args) + "}}"
-        return text, call, line.id, _texts_of(values)
+        else:
+            keep = set(tool.required)
+            keep |= {p for p in tool.optional if rng.random() < 0.5}
+            values = self._values(tool, keep, rng)
+            line = rng.choice(self.lib.generic[register])
+            text = self._generic(tool, line, values, register)
+            args = [f"{_str(p)}: {v.json}" for p, v in values.items()]
+            texts = _texts_of(values)
+        return text, self.heads[tool.name] + ", ".join(args) + "}}", line.id, texts
 
     def execute(self, tool: ToolSpec, register: str, rng: random.Random) -> Example:
         text, call, tid, texts = self.execute_call(tool, register, rng)

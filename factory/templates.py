@@ -153,10 +153,7 @@ class Line:
             except KeyError:
                 pass  # an undefined name: Jinja raises the error users expect
             else:
-                # Already single-spaced (no other whitespace is printable): skip the re-join.
-                if "  " in text or not text.isprintable() or text[:1] == " " or text[-1:] == " ":
-                    return " ".join(text.split())
-                return text
+                return _single_spaced(text)
         if self.template is None:
             self.template = self.env.from_string(self.source)
         # A shared context over (globals + values) skips the per-render dict merge that
@@ -164,9 +161,17 @@ class Line:
         template = self.template
         try:
             ctx = template.new_context({**template.globals, **values}, shared=True)
-            return " ".join("".join(template.root_render_func(ctx)).split())
+            return _single_spaced("".join(template.root_render_func(ctx)))
         except jinja2.TemplateError as err:
             raise TemplateError(f"{self.id}: {err}") from err
+
+
+def _single_spaced(text: str) -> str:
+    """``" ".join(text.split())``, skipped when the text is already single-spaced (no other
+    whitespace is printable, so a printable text without double or edge spaces has none)."""
+    if "  " in text or not text.isprintable() or text[:1] == " " or text[-1:] == " ":
+        return " ".join(text.split())
+    return text
 
 
 @dataclass(slots=True)
