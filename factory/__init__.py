@@ -1,9 +1,9 @@
 """toolfactory: tool specs in, balanced execute / clarify / refuse tool-calling datasets out.
 
-    >>> from factory import score
-    >>> score('<TOOLCALL>[{"name": "f", "arguments": {"x": 1}}]</TOOLCALL>',
-    ...       '[{"name": "f", "arguments": {"x": 1.0}}]')
-    1.0
+>>> from factory import score
+>>> score('<TOOLCALL>[{"name": "f", "arguments": {"x": 1}}]</TOOLCALL>',
+...       '[{"name": "f", "arguments": {"x": 1.0}}]')
+1.0
 """
 
 from __future__ import annotations

@@ -108,10 +108,12 @@ _Draw = tuple[str, str, Sampler, bool]  # parameter, its JSON key text, sampler,
 
 @dataclass(slots=True, frozen=True)
 class _Phrasing:
-    """A template line with the draws its slots need, in the schema's property order."""
+    """A template line with the draws its slots need, in the schema's property order, and the
+    required parameters it leaves out (a clarify line's ``missing``)."""
 
     line: Line
     draws: tuple[_Draw, ...]
+    missing: tuple[str, ...] = ()
 
 
 class Builder:
@@ -139,15 +141,11 @@ class Builder:
             self.actions[tool.name] = tool_action(tool)
             for reg in REGISTERS:
                 lines = lib.tool_lines.get(tool.name, {}).get(reg, [])
-                phrasings = [_phrasing(ln, draws, required) for ln in lines]
-                self.exec_lines[tool.name, reg] = [
-                    ph for ph in phrasings if required <= ph.line.slots
-                ]
-                self.clar_lines[tool.name, reg] = [
-                    ph for ph in phrasings if not required <= ph.line.slots
-                ]
+                phrasings = [_phrasing(ln, draws, tool, required) for ln in lines]
+                self.exec_lines[tool.name, reg] = [ph for ph in phrasings if not ph.missing]
+                self.clar_lines[tool.name, reg] = [ph for ph in phrasings if ph.missing]
             self.misuse[tool.name] = [
-                _phrasing(ln, draws, ln.slots) for ln in lib.misuse.get(tool.name, [])
+                _phrasing(ln, draws, tool, ln.slots) for ln in lib.misuse.get(tool.name, [])
             ]
         self._misuse_by_key: dict[tuple[str, ...], list[tuple[ToolSpec, _Phrasing]]] = {}
 
@@ -212,7 +210,7 @@ class Builder:
         if phrasings:
             phrasing = rng.choice(phrasings)
             line = phrasing.line
-            missing = [p for p in tool.required if p not in line.slots]
+            missing = list(phrasing.missing)
             drawn, ctx = _draw(phrasing.draws, rng)
             text = line.render(ctx)
             texts = [v.text for _, v, _ in drawn]
@@ -304,10 +302,14 @@ class Builder:
 
 
 def _phrasing(
-    line: Line, draws: list[tuple[str, str, Sampler]], always: frozenset[str]
+    line: Line, draws: list[tuple[str, str, Sampler]], tool: ToolSpec, always: frozenset[str]
 ) -> _Phrasing:
     """The draws of the parameters ``line`` uses; ``always`` ones every time, others half."""
-    return _Phrasing(line, tuple((p, k, d, p in always) for p, k, d in draws if p in line.slots))
+    return _Phrasing(
+        line,
+        tuple((p, k, d, p in always) for p, k, d in draws if p in line.slots),
+        tuple(p for p in tool.required if p not in line.slots),
+    )
 
 
 def _draw(

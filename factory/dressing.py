@@ -102,7 +102,8 @@ def lower_first(text: str) -> str:
 
 
 def starts_with_value(text: str, protected: list[str]) -> bool:
-    return text.startswith(tuple(filter(None, protected)))
+    prefixes = tuple(protected)
+    return text.startswith(prefixes if "" not in prefixes else tuple(filter(None, prefixes)))
 
 
 def end_sentence(text: str, register: str) -> str:
@@ -128,8 +129,10 @@ def dress(text: str, register: str, protected: list[str], rng: random.Random) ->
         return text
     roll = rng.random()
     if roll < 0.25:
-        low = [p.lower() for p in protected]
-        words = [m for m in _WORD_RE.finditer(text) if not any(m.group().lower() in p for p in low)]
+        # A word inside any protected value is inside their join: words are letters only, so
+        # none spans the separator.
+        values = "\x00".join(protected).lower()
+        words = [m for m in _WORD_RE.finditer(text) if m.group().lower() not in values]
         if words:
             m = rng.choice(words)
             w = m.group()

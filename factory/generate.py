@@ -43,8 +43,8 @@ from .values import DATE_ANCHOR, Pools
 
 _MAX_ATTEMPTS = 64
 _CHUNK = 256
-# Bytes that are not [0-9a-z] become spaces (see _prompt_key).
-_WORD_BYTES = bytes(b if 48 <= b <= 57 or 97 <= b <= 122 else 32 for b in range(256))
+# Every byte but [0-9a-z] (see _prompt_key).
+_NOT_ALNUM = bytes(b for b in range(256) if not (48 <= b <= 57 or 97 <= b <= 122))
 
 Progress = Callable[[str, int, int], None]
 _Kind = tuple[str, str, tuple[str, ...], str | None]  # behavior, register, tools, category
@@ -107,12 +107,15 @@ class GenerateConfig(BaseModel):
 
 
 def _prompt_key(text: str) -> int:
-    """Prompts that differ only in case, spacing or punctuation share a key.
+    """Prompts that differ only in case, spacing, punctuation or where words break share a key
+    ("What's the weather?" and "whats the weather" are one prompt).
 
-    The key hashes the runs of [0-9a-z] in the lowercased text (every other character, non-ASCII
-    ones included, separates words): ``re.sub("[^0-9a-z]+", " ", ...)`` done on bytes, 3x faster.
+    The key hashes the [0-9a-z] characters of the lowercased text, every other one (non-ASCII
+    included) left out. It is coarser than the audit's duplicate key (words of the lowercased
+    text), so rows it lets through pass the audit; deleting bytes is 3x faster than re-joining
+    words.
     """
-    return hash(b" ".join(text.lower().encode("ascii", "replace").translate(_WORD_BYTES).split()))
+    return hash(text.lower().encode("ascii", "replace").translate(None, _NOT_ALNUM))
 
 
 class _Split:

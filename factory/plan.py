@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from .errors import ConfigError
@@ -113,8 +113,43 @@ class Rng(random.Random):
     def _randbelow(self, n: int) -> int:
         return int(self.random() * n)
 
+    # randrange and randint with int arguments, without the argument checks and the two
+    # calls they go through (same draws; anything else goes to random.Random).
+    def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int:
+        if step == 1 and type(start) is int:
+            if stop is None:
+                if start > 0:
+                    return int(self.random() * start)
+            elif type(stop) is int and stop > start:
+                return start + int(self.random() * (stop - start))
+        return super().randrange(start, stop, step)
+
+    def randint(self, a: int, b: int) -> int:
+        if type(a) is int and type(b) is int and b >= a:
+            return a + int(self.random() * (b - a + 1))
+        return super().randint(a, b)
+
     def choice(self, seq: SupportsLenAndGetItem[_T]) -> _T:
         return seq[int(self.random() * len(seq))]
+
+    def sample(
+        self, population: Sequence[_T], k: int, *, counts: Iterable[int] | None = None
+    ) -> list[_T]:
+        """``random.Random.sample``, same draws; a short list skips its checks (an ABC
+        ``isinstance`` that costs more than the draws)."""
+        n = len(population)
+        if type(population) is not list or counts is not None or not 0 <= k <= 5 or n > 21:
+            return super().sample(population, k, counts=counts)
+        if k > n:
+            raise ValueError("Sample larger than population or is negative")
+        pool = population.copy()  # the pool method random.Random uses for n <= 21, k <= 5
+        random = self.random
+        result = []
+        for i in range(k):
+            j = int(random() * (n - i))
+            result.append(pool[j])
+            pool[j] = pool[n - i - 1]
+        return result
 
 
 def split_seed(seed: int, split: str) -> int:

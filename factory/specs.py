@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -55,13 +56,14 @@ class ToolSpec(BaseModel):
         props: dict[str, dict[str, Any]] = self.parameters.get("properties", {})
         return props
 
-    @property
-    def required(self) -> list[str]:
-        return list(self.parameters.get("required", []))
+    # Worked out once per tool (the row builders read them for every row).
+    @cached_property
+    def required(self) -> tuple[str, ...]:
+        return tuple(self.parameters.get("required", []))
 
-    @property
-    def optional(self) -> list[str]:
-        return [p for p in self.properties if p not in self.required]
+    @cached_property
+    def optional(self) -> tuple[str, ...]:
+        return tuple(p for p in self.properties if p not in self.required)
 
     def public_schema(self) -> dict[str, Any]:
         """The parameters without ``x-factory`` hints (what the model is shown)."""

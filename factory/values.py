@@ -125,18 +125,38 @@ class Pools:
         return sorted(values)
 
 
-def _round_number(lo: float, hi: float, rng: random.Random) -> float | int:
-    """A number a person would type: log-uniform with two significant digits when the range
-    is positive, a plain integer (or a 2-decimal number for sub-integer ranges) otherwise."""
+def _round_number(lo: float, hi: float) -> Callable[[random.Random], float | int]:
+    """Draws of a number a person would type: log-uniform with two significant digits when the
+    range is positive, a plain integer (or a 2-decimal number for sub-integer ranges) otherwise.
+    """
     ilo, ihi = math.ceil(lo), math.floor(hi)
     if ilo > ihi:
-        return min(max(round(rng.uniform(lo, hi), 2), lo), hi) if lo < hi else lo
+        return lambda rng: min(max(round(rng.uniform(lo, hi), 2), lo), hi) if lo < hi else lo
     if lo < 1 or hi < 10:
-        return rng.randint(ilo, ihi)
-    x = math.exp(rng.uniform(math.log(lo), math.log(hi)))
-    digits = max(0, len(str(int(x))) - 2)
-    n = int(round(x, -digits))
-    return min(max(n, ilo), ihi)
+        return lambda rng: rng.randint(ilo, ihi)
+    log_lo, log_hi = math.log(lo), math.log(hi)
+    width = log_hi - log_lo
+
+    def log_uniform(rng: random.Random) -> int:
+        x = math.exp(log_lo + width * rng.random())  # rng.uniform(log_lo, log_hi)
+        return min(max(_two_digits(x), ilo), ihi)
+
+    return log_uniform
+
+
+def _two_digits(x: float) -> int:
+    """``int(round(x, -d))`` for ``d = len(str(int(x))) - 2`` (0 at least): x to two
+    significant digits, ties to even as ``round`` does, in integer arithmetic."""
+    n = int(x)
+    d = len(str(n)) - 2
+    if d <= 0:
+        return round(x)
+    m: int = 10**d  # d > 0
+    q, r = divmod(n, m)
+    half = m // 2
+    if r > half or (r == half and (x > n or q % 2 == 1)):
+        q += 1
+    return q * m
 
 
 def _number_text(x: float | int, rng: random.Random) -> str:
@@ -219,8 +239,10 @@ def _integer(lo: int, hi: int) -> Sampler:
 
 
 def _number(flo: float, fhi: float) -> Sampler:
+    draw = _round_number(flo, fhi)
+
     def number(rng: random.Random) -> Value:
-        x = _round_number(flo, fhi, rng)
+        x = draw(rng)
         if isinstance(x, int) and rng.random() < 0.25 and x + 1 <= fhi:
             x = round(x + rng.choice((0.5, 0.25, 0.99, 0.75, 0.1)), 2)
         return value(x, _number_text(x, rng))

@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 from factory.audit import ungrounded_arguments
 from factory.errors import ConfigError, TemplateError
 from factory.formats import tools_from_system
-from factory.generate import GenerateConfig, generate
+from factory.generate import GenerateConfig, _prompt_key, generate
 from factory.templates import REGISTERS
 
 SPECS = Path(__file__).parent / "fixtures" / "specs"
@@ -137,6 +137,21 @@ def test_disjoint_tools_and_categories(rows: dict[str, list[dict[str, Any]]]) ->
 def test_no_duplicate_prompts(rows: dict[str, list[dict[str, Any]]]) -> None:
     texts = [r["prompt"][1]["content"].lower() for s in rows for r in rows[s]]
     assert len(texts) == len(set(texts))
+    keys = {_prompt_key(t) for t in texts}
+    assert len(keys) == len(texts)
+
+
+def test_prompt_key_ignores_case_spacing_punctuation_and_word_breaks() -> None:
+    same = [
+        "What's the weather in Paris?",
+        "whats the weather in paris",
+        " WHAT S THE-WEATHER in  Paris!!",
+    ]
+    assert len({_prompt_key(t) for t in same}) == 1
+    others = ["What's the weather in Rome?", "What's the weather in Paris 2?", "weather in Paris"]
+    assert len({_prompt_key(t) for t in same[:1] + others}) == 4
+    # non-ASCII letters are left out as punctuation is: the key is never finer than the audit's
+    assert _prompt_key("café au lait") == _prompt_key("caf au lait")
 
 
 def test_execute_calls_are_valid_and_grounded(rows: dict[str, list[dict[str, Any]]]) -> None:
@@ -231,8 +246,21 @@ def test_byte_identical_across_processes(tmp_path: Path) -> None:
     """String hashing differs between interpreters; output must not depend on it."""
     for name, hashseed in (("a", "1"), ("b", "2")):
         env = {**os.environ, "PYTHONHASHSEED": hashseed}
-        subprocess.run(["toolfactory", "generate", "--out", str(tmp_path / name), "--train", "400",
-                        "--heldout", "100", "-q"], check=True, env=env)
+        subprocess.run(
+            [
+                "toolfactory",
+                "generate",
+                "--out",
+                str(tmp_path / name),
+                "--train",
+                "400",
+                "--heldout",
+                "100",
+                "-q",
+            ],
+            check=True,
+            env=env,
+        )
     for split in ("train.jsonl", "heldout.jsonl"):
         assert (tmp_path / "a" / split).read_bytes() == (tmp_path / "b" / split).read_bytes()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 from typing import Any
 
@@ -13,7 +14,7 @@ from jsonschema import Draft202012Validator
 
 from factory.plan import Rng
 from factory.specs import BUNDLED_SPECS, load_specs
-from factory.values import DATE_ANCHOR, DATE_SPAN_DAYS, Pools, sample, string_kind
+from factory.values import DATE_ANCHOR, DATE_SPAN_DAYS, Pools, _two_digits, sample, string_kind
 
 POOLS = Pools(seed=0)
 
@@ -124,3 +125,55 @@ def test_generator_rng_draws_cover_their_range() -> None:
     assert max(counts) - min(counts) < 800  # about 10,000 each
     with pytest.raises(IndexError):
         rng.choice([])
+
+
+def test_rng_fast_paths_draw_like_random_random() -> None:
+    """Rng's own sample, randint and randrange return what random.Random's would over the
+    same integer draws, from the same state, and leave the same state behind; bad arguments
+    fail the same way."""
+
+    class Plain(random.Random):  # the stock methods over Rng's integer draws
+        def _randbelow(self, n: int) -> int:
+            return int(self.random() * n)
+
+    for seed in range(300):
+        fast, ref = Rng(seed), Plain(seed)
+        for n in (1, 2, 5, 8, 21, 22, 40):
+            pool = [f"v{i}" for i in range(n)]
+            for k in range(min(n, 7) + 1):
+                assert fast.sample(pool, k) == ref.sample(pool, k)
+            assert fast.randrange(n) == ref.randrange(n)
+            for lo in (-3, 0, 1, 7):
+                assert fast.randint(lo, lo + n - 1) == ref.randint(lo, lo + n - 1)
+                assert fast.randrange(lo, lo + n) == ref.randrange(lo, lo + n)
+            assert fast.randrange(0, 3 * n, 3) == ref.randrange(0, 3 * n, 3)
+        assert fast.getstate() == ref.getstate()
+    rng = Rng(0)
+    for bad in (
+        lambda r: r.sample([1, 2], 3),
+        lambda r: r.sample({1, 2, 3}, 2),
+        lambda r: r.randint(3, 2),
+        lambda r: r.randrange(0),
+        lambda r: r.randrange(4, 4),
+    ):
+        with pytest.raises((ValueError, TypeError)) as fast_error:
+            bad(rng)
+        with pytest.raises((ValueError, TypeError)) as stock_error:
+            bad(Plain(0))
+        assert fast_error.type is stock_error.type
+
+
+def test_two_digit_rounding_matches_round() -> None:
+    """The integer rounding of amounts is int(round(x, -d)) exactly, ties included."""
+    rng = random.Random(5)
+    xs = [math.exp(rng.uniform(0, math.log(1e12))) for _ in range(20_000)]
+    xs += [float(n) + f for n in range(0, 3000) for f in (0.0, 0.5, 1e-9)]
+    xs += [
+        q * 10.0**e + 5 * 10.0 ** (e - 1) + f
+        for e in range(1, 12)
+        for q in range(10, 100)
+        for f in (0.0, 0.5, -0.5)
+    ]
+    for x in xs:
+        d = max(0, len(str(int(x))) - 2)
+        assert _two_digits(x) == int(round(x, -d)), x
