@@ -43,15 +43,24 @@ def naive(rows: int) -> float:
         for i in range(rows):
             t = templates[i % 3]
             values = {
-                "city": fake.city(), "days": rng.randint(1, 14), "amount": fake.pyint(1, 5000),
-                "src": fake.currency_code(), "dst": fake.currency_code(),
-                "a": fake.city(), "b": fake.city(), "date": fake.future_date().isoformat(),
+                "city": fake.city(),
+                "days": rng.randint(1, 14),
+                "amount": fake.pyint(1, 5000),
+                "src": fake.currency_code(),
+                "dst": fake.currency_code(),
+                "a": fake.city(),
+                "b": fake.city(),
+                "date": fake.future_date().isoformat(),
             }
             user = t.render(**values)
-            row = {"prompt": [{"role": "system", "content": system},
-                              {"role": "user", "content": user}],
-                   "reward_model": {"style": "rule", "ground_truth": json.dumps(values)},
-                   "extra_info": {"id": f"train-{i:06d}"}}
+            row = {
+                "prompt": [
+                    {"role": "system", "content": system},
+                    {"role": "user", "content": user},
+                ],
+                "reward_model": {"style": "rule", "ground_truth": json.dumps(values)},
+                "extra_info": {"id": f"train-{i:06d}"},
+            }
             fh.write(json.dumps(row) + "\n")
     return rows / (time.perf_counter() - start)
 
@@ -67,8 +76,9 @@ def ours(train: int, heldout: int) -> tuple[float, float]:
             "print(json.dumps(time.perf_counter() - t))"
         )
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         assert rss >= before
         seconds = json.loads(proc.stdout)
@@ -90,13 +100,20 @@ def main() -> None:
     rate_small, rss_small = ours(small * 9 // 10, small // 10)
     rate, rss = ours(args.rows * 9 // 10, args.rows // 10)
     print(f"naive baseline (Faker + Template.render + json.dumps per row): {base:,.0f} rows/s")
-    print(f"toolfactory generate, {small:,} rows: {rate_small:,.0f} rows/s, peak RSS "
-          f"{rss_small:.0f} MiB")
+    print(
+        f"toolfactory generate, {small:,} rows: {rate_small:,.0f} rows/s, peak RSS "
+        f"{rss_small:.0f} MiB"
+    )
     print(f"toolfactory generate, {args.rows:,} rows: {rate:,.0f} rows/s, peak RSS {rss:.0f} MiB")
-    print(f"speed-up over naive: {rate / base:.1f}x; RSS growth {small:,} -> {args.rows:,} rows: "
-          f"{rss - rss_small:+.0f} MiB")
-    checks = {"5x naive": rate >= 5 * base, "50,000 rows/s": rate >= 50_000,
-              "RSS growth <= 50 MiB": rss - rss_small <= 50}
+    print(
+        f"speed-up over naive: {rate / base:.1f}x; RSS growth {small:,} -> {args.rows:,} rows: "
+        f"{rss - rss_small:+.0f} MiB"
+    )
+    checks = {
+        "5x naive": rate >= 5 * base,
+        "50,000 rows/s": rate >= 50_000,
+        "RSS growth <= 50 MiB": rss - rss_small <= 50,
+    }
     print("targets: " + ", ".join(f"{k} {'met' if ok else 'MISSED'}" for k, ok in checks.items()))
 
 

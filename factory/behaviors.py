@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -54,12 +55,13 @@ _CLARIFY_LEADS = ("", "", "I can help with that. ", "Sure! ")
 
 
 class Example(NamedTuple):  # a tuple: one per row, 3x faster to build than a dataclass
-    """One built example before it becomes a row."""
+    """One built example before it becomes a row (``tools`` and ``missing`` are tuples: often
+    the same objects row after row, and ready to be keys)."""
 
     user: str
     ground_truth: str
-    tools: list[str]
-    missing: list[str]
+    tools: tuple[str, ...]
+    missing: tuple[str, ...]
     category: str | None
     template: str
 
@@ -87,7 +89,7 @@ def _call_head(tool: ToolSpec) -> str:
     return f'{{"name": {_str(tool.name)}, "arguments": {{'
 
 
-def ask_question(tool: ToolSpec, missing: list[str], rng: random.Random) -> str:
+def ask_question(tool: ToolSpec, missing: Sequence[str], rng: random.Random) -> str:
     """The clarifying question for the missing arguments (``x-factory.ask`` or built)."""
     asks = []
     plain = []
@@ -124,6 +126,7 @@ class Builder:
         self.pools = pools
         self.draws: dict[str, list[tuple[str, str, Sampler]]] = {}
         self.heads: dict[str, str] = {}
+        self.names: dict[str, tuple[str]] = {}  # a row's tools when it is about one tool
         self.required: dict[str, frozenset[str]] = {}
         self.labels: dict[str, dict[str, str]] = {}
         self.actions: dict[str, str] = {}
@@ -136,6 +139,7 @@ class Builder:
                 (p, _str(p), sampler(s, p, pools)) for p, s in props.items()
             ]
             self.heads[tool.name] = _call_head(tool)
+            self.names[tool.name] = (tool.name,)
             required = self.required[tool.name] = frozenset(tool.required)
             self.labels[tool.name] = {p: _label(p, s) for p, s in props.items()}
             self.actions[tool.name] = tool_action(tool)
@@ -184,7 +188,7 @@ class Builder:
     def execute(self, tool: ToolSpec, register: str, rng: random.Random) -> Example:
         text, call, tid, texts = self.execute_call(tool, register, rng)
         text = dress(text, register, texts, rng)
-        return Example(text, f"[{call}]", [tool.name], [], None, tid)
+        return Example(text, f"[{call}]", self.names[tool.name], (), None, tid)
 
     def multi(
         self, first: ToolSpec, second: ToolSpec, register: str, rng: random.Random
@@ -200,8 +204,8 @@ class Builder:
         b = text_b if starts_with_value(text_b, protected) else lower_first(text_b)
         text = joiner.format(a=end_sentence(text_a, register), b=b)
         text = dress(text, register, protected, rng)
-        names = list(dict.fromkeys([first.name, second.name]))
-        return Example(text, f"[{call_a}, {call_b}]", names, [], None, f"{tid_a}+{tid_b}")
+        names = tuple(dict.fromkeys([first.name, second.name]))
+        return Example(text, f"[{call_a}, {call_b}]", names, (), None, f"{tid_a}+{tid_b}")
 
     # -- clarify -------------------------------------------------------------------------------
 
@@ -210,14 +214,14 @@ class Builder:
         if phrasings:
             phrasing = rng.choice(phrasings)
             line = phrasing.line
-            missing = list(phrasing.missing)
+            missing = phrasing.missing
             drawn, ctx = _draw(phrasing.draws, rng)
             text = line.render(ctx)
             texts = [v.text for _, v, _ in drawn]
         else:
             required = list(tool.required)
             k = 2 if len(required) > 2 and rng.random() < 0.3 else 1
-            missing = sorted(rng.sample(required, k), key=required.index)
+            missing = tuple(sorted(rng.sample(required, k), key=required.index))
             keep = {p for p in required if p not in missing}
             keep |= {p for p in tool.optional if rng.random() < 0.4}
             values = self._values(tool, keep, rng)
@@ -226,7 +230,7 @@ class Builder:
             texts = _texts_of(values)
         text = dress(text, register, texts, rng)
         question = ask_question(tool, missing, rng)
-        return Example(text, question, [tool.name], missing, None, line.id)
+        return Example(text, question, self.names[tool.name], missing, None, line.id)
 
     # -- refuse --------------------------------------------------------------------------------
 
@@ -238,11 +242,11 @@ class Builder:
             tool, phrasing = rng.choice(misuse)
             line = phrasing.line
             text = line.render(_draw(phrasing.draws, rng)[1])
-            tools = [tool.name]
+            tools: tuple[str, ...] = self.names[tool.name]
         else:
             line = rng.choice(self.lib.refuse[category])
             text = line.render(self._refuse_context(line, rng))
-            tools = []
+            tools = ()
         if rng.random() < 0.5:
             framing = rng.choice(FRAMINGS).format(
                 city=rng.choice(self.pools.get("city")),
@@ -253,7 +257,7 @@ class Builder:
         text = dress(text, register, [], rng)
         specific = self.lib.answers.get(category, [])
         pool = specific if specific and rng.random() < 0.6 else self.lib.answers["*"]
-        return Example(text, rng.choice(pool), tools, [], category, line.id)
+        return Example(text, rng.choice(pool), tools, (), category, line.id)
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -141,8 +141,8 @@ def row_pieces(
     system: str,
     user: str,
     ground_truth: str,
-    tools: list[str],
-    missing: list[str],
+    tools: tuple[str, ...],
+    missing: tuple[str, ...],
     category: str | None,
     template: str,
     register: str,
@@ -156,7 +156,7 @@ def row_pieces(
         if len(_HEADS) > 256:
             _HEADS.clear()
         head = _HEADS[system] = (_ROW_HEAD + _str(system)).encode()
-    key = (split, behavior, register, template, category, tuple(tools), tuple(missing))
+    key = (split, behavior, register, template, category, tools, missing)
     info = _INFOS.get(key)
     if info is None:
         if len(_INFOS) > 16384:  # about 3,000 for the bundled tools

@@ -60,8 +60,8 @@ class Draft(NamedTuple):
     system: str
     user: str
     ground_truth: str
-    tools: list[str]
-    missing: list[str]
+    tools: tuple[str, ...]
+    missing: tuple[str, ...]
     category: str | None
     template: str
     register: str
@@ -139,12 +139,12 @@ class _Split:
             else None
         )
 
-    def system(self, row_tools: list[str], rng: random.Random) -> tuple[str, list[str]]:
+    def system(self, row_tools: tuple[str, ...], rng: random.Random) -> tuple[str, list[str]]:
         """The system prompt and the tool names it lists (a sample when there are many)."""
         if self.fixed is not None:
             return self.fixed, self.names
         others = [n for n in self.lines if n not in row_tools]
-        names = row_tools + rng.sample(others, self.max_tools - len(row_tools))
+        names = [*row_tools, *rng.sample(others, self.max_tools - len(row_tools))]
         rng.shuffle(names)
         return system_prompt([self.lines[n] for n in names], self.fmt), names
 
@@ -184,7 +184,10 @@ def iter_drafts(
     stop = size if stop is None else stop
     until = stop if until is None else until
     rng = Rng(split_seed(cfg.seed, split.name))
+    name = split.name
     tools = split.tools
+    fixed, names = split.fixed, split.names  # the system prompt when every row lists all tools
+    new_draft = tuple.__new__
 
     def two_calls(tool: ToolSpec, register: str, rng: random.Random) -> Example:
         second = tool if rng.random() < 0.3 else rng.choice(tools)
@@ -234,15 +237,20 @@ def iter_drafts(
                 f"{_MAX_ATTEMPTS} tries: add templates or ask for fewer rows"
             )
         if start <= index < stop:
-            system, listed = split.system(example.tools, rng)
-            yield Draft(
-                f"{split.name}-{index:06d}",
-                split.name,
-                BEHAVIORS[code],
-                system,
-                *example,  # user, ground_truth, tools, missing, category, template
-                register,
-                listed,
+            system, listed = (
+                (fixed, names) if fixed is not None else split.system(example.tools, rng)
+            )
+            yield new_draft(  # Draft(...) without its keyword handling, 2.5x faster
+                Draft,
+                (
+                    f"{name}-{index:06d}",
+                    name,
+                    BEHAVIORS[code],
+                    system,
+                    *example,  # user, ground_truth, tools, missing, category, template
+                    register,
+                    listed,
+                ),
             )
 
 
@@ -250,6 +258,7 @@ def row_of(draft: Draft, split: _Split) -> dict[str, Any]:
     """The row (a dict in the layout of :mod:`factory.formats`) of one draft."""
     fields = draft._asdict()
     listed = fields.pop("listed")
+    fields["tools"], fields["missing"] = list(draft.tools), list(draft.missing)
     schemas = [split.schemas[n] for n in listed] if split.fmt == "openai" else None
     return make_row(**fields, fmt=split.fmt, tool_schemas=schemas)
 
@@ -293,7 +302,7 @@ def _write_split(
         def flush(batch: list[Draft]) -> None:
             nonlocal done
             if direct:
-                kinds.update([(d.behavior, d.register, tuple(d.tools), d.category) for d in batch])
+                kinds.update([(d.behavior, d.register, d.tools, d.category) for d in batch])
                 data = b"".join(_draft_pieces(batch))
             else:
                 rows = [row_of(d, split) for d in batch]

@@ -287,11 +287,15 @@ def _array(schema: dict[str, Any], name: str, pools: Pools) -> Sampler:
     hi = int(schema.get("maxItems", max(lo, 4)))
     enum = items.get("enum")
     if enum:
-        population = list(enum)
+        options = [value(c, enum_text(c)) for c in enum]
 
         def picks(rng: random.Random) -> Value:
-            picked = rng.sample(population, min(rng.randint(lo, hi), len(population)))
-            return value(picked, join_words([enum_text(p) for p in picked]))
+            picked = rng.sample(options, min(rng.randint(lo, hi), len(options)))
+            return Value(
+                [p.value for p in picked],
+                join_words([p.text for p in picked]),
+                f"[{', '.join([p.json for p in picked])}]",  # json.dumps of the list
+            )
 
         return picks
     if items.get("type") in ("integer", "number"):

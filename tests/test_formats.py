@@ -126,7 +126,8 @@ def test_row_pieces_are_the_json_line(
         "template": template,
         "register": register,
     }
-    head, tail = row_pieces(**fields)
+    pieces = {**fields, "tools": tuple(tools), "missing": tuple(missing)}
+    head, tail = row_pieces(**pieces)
     row = make_row(**fields, fmt="qwen")
     assert head + tail == (json.dumps(row, ensure_ascii=False) + "\n").encode()
-    assert row_pieces(**fields)[0] is head  # the head is shared by rows with this prompt
+    assert row_pieces(**pieces)[0] is head  # the head is shared by rows with this prompt

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import random
 from typing import Any
@@ -21,7 +22,9 @@ POOLS = Pools(seed=0)
 
 @st.composite
 def schemas(draw: st.DrawFn) -> dict[str, Any]:
-    kind = draw(st.sampled_from(["integer", "number", "string", "enum", "array", "date", "bool"]))
+    kind = draw(
+        st.sampled_from(["integer", "number", "string", "enum", "array", "picks", "date", "bool"])
+    )
     if kind in ("integer", "number"):
         lo = draw(st.integers(-50, 5000))
         hi = draw(st.integers(lo, lo + 100000))
@@ -41,6 +44,11 @@ def schemas(draw: st.DrawFn) -> dict[str, Any]:
             "minItems": lo,
             "maxItems": draw(st.integers(lo, 8)),
         }
+    if kind == "picks":  # several distinct choices from an enum of any JSON scalars
+        options = st.text(min_size=1, max_size=6) | st.integers(-99, 99) | st.booleans() | st.none()
+        enum = draw(st.lists(options, min_size=1, max_size=6, unique_by=json.dumps))
+        lo = draw(st.integers(1, len(enum)))
+        return {"type": "array", "items": {"enum": enum}, "minItems": lo, "maxItems": len(enum)}
     if kind == "date":
         return {"type": "string", "format": "date"}
     if kind == "bool":
@@ -60,6 +68,7 @@ def schemas(draw: st.DrawFn) -> dict[str, Any]:
 def test_sampled_values_validate(schema: dict[str, Any], seed: int) -> None:
     value = sample(schema, "param", random.Random(seed), POOLS)
     Draft202012Validator(schema).validate(value.value)
+    assert value.json == json.dumps(value.value, ensure_ascii=False)  # the gold call's text
     assert value.text
 
 
