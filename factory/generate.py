@@ -42,7 +42,11 @@ from .templates import Library, load_library
 from .values import DATE_ANCHOR, Pools
 
 _MAX_ATTEMPTS = 64
-_CHUNK = 256
+# Rows per write: about 150 KB, which the join, the sha256 and the write then read from the CPU
+# cache (256 rows, over 1 MB, ran 8% slower). A paraphrase batch is larger, to keep enough
+# requests in flight.
+_CHUNK = 32
+_PARAPHRASE_CHUNK = 256
 # Every byte but [0-9a-z] (see _prompt_key).
 _NOT_ALNUM = bytes(b for b in range(256) if not (48 <= b <= 57 or 97 <= b <= 122))
 
@@ -319,10 +323,11 @@ def _write_split(
             if progress is not None:
                 progress(split.name, done, total)
 
+        chunk = _CHUNK if paraphraser is None else _PARAPHRASE_CHUNK
         while True:  # the last chunk is short (or empty)
-            batch = list(islice(drafts, _CHUNK))
+            batch = list(islice(drafts, chunk))
             flush(batch)
-            if len(batch) < _CHUNK:
+            if len(batch) < chunk:
                 break
     return _counts(kinds), digest.hexdigest()
 
