@@ -14,7 +14,7 @@ import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from .dressing import (
     FRAMINGS,
@@ -54,16 +54,10 @@ _VERB_S = {
 _CLARIFY_LEADS = ("", "", "I can help with that. ", "Sure! ")
 
 
-class Example(NamedTuple):  # a tuple: one per row, 3x faster to build than a dataclass
-    """One built example before it becomes a row (``tools`` and ``missing`` are tuples: often
-    the same objects row after row, and ready to be keys)."""
-
-    user: str
-    ground_truth: str
-    tools: tuple[str, ...]
-    missing: tuple[str, ...]
-    category: str | None
-    template: str
+# One built example before it becomes a row: (user text, ground truth, tools, missing, refusal
+# category, template id). A plain tuple: built once per attempt, 6x faster than a NamedTuple.
+# ``tools`` and ``missing`` are tuples too: often the same objects row after row, ready as keys.
+Example = tuple[str, str, tuple[str, ...], tuple[str, ...], str | None, str]
 
 
 def _label(name: str, schema: dict[str, Any]) -> str:
@@ -188,7 +182,7 @@ class Builder:
     def execute(self, tool: ToolSpec, register: str, rng: random.Random) -> Example:
         text, call, tid, texts = self.execute_call(tool, register, rng)
         text = dress(text, register, texts, rng)
-        return Example(text, f"[{call}]", self.names[tool.name], (), None, tid)
+        return text, f"[{call}]", self.names[tool.name], (), None, tid
 
     def multi(
         self, first: ToolSpec, second: ToolSpec, register: str, rng: random.Random
@@ -205,7 +199,7 @@ class Builder:
         text = joiner.format(a=end_sentence(text_a, register), b=b)
         text = dress(text, register, protected, rng)
         names = tuple(dict.fromkeys([first.name, second.name]))
-        return Example(text, f"[{call_a}, {call_b}]", names, (), None, f"{tid_a}+{tid_b}")
+        return text, f"[{call_a}, {call_b}]", names, (), None, f"{tid_a}+{tid_b}"
 
     # -- clarify -------------------------------------------------------------------------------
 
@@ -230,7 +224,7 @@ class Builder:
             texts = _texts_of(values)
         text = dress(text, register, texts, rng)
         question = ask_question(tool, missing, rng)
-        return Example(text, question, self.names[tool.name], missing, None, line.id)
+        return text, question, self.names[tool.name], missing, None, line.id
 
     # -- refuse --------------------------------------------------------------------------------
 
@@ -257,7 +251,7 @@ class Builder:
         text = dress(text, register, [], rng)
         specific = self.lib.answers.get(category, [])
         pool = specific if specific and rng.random() < 0.6 else self.lib.answers["*"]
-        return Example(text, rng.choice(pool), tools, (), category, line.id)
+        return text, rng.choice(pool), tools, (), category, line.id
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -230,20 +230,18 @@ def iter_drafts(
             build = refusal
         for _ in range(_MAX_ATTEMPTS):
             example = build(subject, register, rng)
-            key = _prompt_key(example.user)
+            key = _prompt_key(example[0])  # the user text
             if key not in seen:
                 seen.add(key)
                 break
         else:
             raise ConfigError(
                 f"cannot build a distinct {BEHAVIORS[code]} prompt for "
-                f"{', '.join(example.tools) or example.category} in {split.name} after "
+                f"{', '.join(example[2]) or example[4]} in {split.name} after "
                 f"{_MAX_ATTEMPTS} tries: add templates or ask for fewer rows"
             )
         if start <= index < stop:
-            system, listed = (
-                (fixed, names) if fixed is not None else split.system(example.tools, rng)
-            )
+            system, listed = (fixed, names) if fixed is not None else split.system(example[2], rng)
             yield new_draft(  # Draft(...) without its keyword handling, 2.5x faster
                 Draft,
                 (
