@@ -143,10 +143,11 @@ class _Split:
             else None
         )
 
-    def system(self, row_tools: tuple[str, ...], rng: random.Random) -> tuple[str, list[str]]:
-        """The system prompt and the tool names it lists (a sample when there are many)."""
-        if self.fixed is not None:
-            return self.fixed, self.names
+    def sampled_system(
+        self, row_tools: tuple[str, ...], rng: random.Random
+    ) -> tuple[str, list[str]]:
+        """When the split has more tools than a prompt lists (no ``fixed`` prompt): a system
+        prompt listing the row's tools among a sample of the others, and those tool names."""
         others = [n for n in self.lines if n not in row_tools]
         names = [*row_tools, *rng.sample(others, self.max_tools - len(row_tools))]
         rng.shuffle(names)
@@ -241,7 +242,9 @@ def iter_drafts(
                 f"{_MAX_ATTEMPTS} tries: add templates or ask for fewer rows"
             )
         if start <= index < stop:
-            system, listed = (fixed, names) if fixed is not None else split.system(example[2], rng)
+            system, listed = (
+                (fixed, names) if fixed is not None else split.sampled_system(example[2], rng)
+            )
             yield new_draft(  # Draft(...) without its keyword handling, 2.5x faster
                 Draft,
                 (
@@ -303,17 +306,14 @@ def _write_split(
 
         def flush(batch: list[Draft]) -> None:
             nonlocal done
+            # Paraphrasing rewrites the user text only: the drafts' kinds are the rows' kinds.
+            kinds.update([(d.behavior, d.register, d.tools, d.category) for d in batch])
             if direct:
-                kinds.update([(d.behavior, d.register, d.tools, d.category) for d in batch])
                 data = b"".join(_draft_pieces(batch))
             else:
                 rows = [row_of(d, split) for d in batch]
                 if paraphraser is not None:
                     rows = paraphraser.rewrite(split.name, rows)
-                for row in rows:
-                    info = row["extra_info"]
-                    tools = tuple(info["tools"])
-                    kinds[info["behavior"], info["register"], tools, info["category"]] += 1
                 data = "".join([dumps_row(row) + "\n" for row in rows]).encode()
             digest.update(data)
             fh.write(data)
